@@ -1,0 +1,151 @@
+"""`livestyle` command line. Heavy modules are imported inside each command, so `render`, `live`,
+`bench` and `stylize` never import torch."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from livestyle.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH such as 640x360, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"width and height must be positive, got {text!r}")
+    return w, h
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _providers(text: str) -> tuple[str, ...]:
+    return tuple(p.strip().lower() for p in text.split(",") if p.strip())
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+def cmd_stylize(args: argparse.Namespace) -> None:
+    from livestyle.runtime.stylize import stylize_file
+
+    stylize_file(args.content, args.style, args.output, size=args.size, height=args.height,
+                 style_size=args.style_size, models_dir=args.models, providers=args.providers,
+                 config_path=args.config)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from livestyle.export import export_stnet
+
+    if args.model == "stnet":
+        export_stnet(Path(args.checkpoint), Path(args.out_dir), training_command=args.training_command)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    if args.model == "stnet":
+        from livestyle.config import load_config
+        from livestyle.train.stnet import STNetTrainConfig, STNetTrainer
+
+        cfg = load_config(STNetTrainConfig, args.config)
+        if args.out_dir:
+            cfg.out_dir = args.out_dir
+        path = STNetTrainer(cfg, progress=not args.quiet).train()
+        print(f"trained weights: {path}")
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    if args.kind == "stnet-starter":
+        from livestyle.train.starter import build_stnet_starter
+
+        counts = build_stnet_starter(Path(args.dir))
+        print(f"{args.dir}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+# ------------------------------------------------------------------------------------------ parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livestyle",
+        description="Music restyles video: MVNet turns a window of audio into a style image, the "
+                    "Linear style-transfer network (ONNX Runtime) paints every frame with it.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("stylize", help="restyle one image with one style image",
+                       description="Restyle CONTENT with the style of STYLE using the exported STNet "
+                                   "graphs. Needs no torch. Any image size works: the frame is padded "
+                                   "to the network's stride and cropped back.")
+    p.add_argument("content", type=Path, help="content image (jpg, png, ...)")
+    p.add_argument("style", type=Path, help="style image, e.g. a painting")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output image path (.png, .jpg, ...)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--size", type=_parse_size, help="output size WxH (default: the content's size)")
+    size.add_argument("--height", type=_positive_int, help="output height, aspect ratio kept")
+    p.add_argument("--style-size", type=_positive_int, default=256,
+                   help="shorter side the style image is resized to before its statistics are taken "
+                        "(default 256; larger = finer brush strokes)")
+    p.add_argument("--models", type=Path, default=None, help="folder with the exported graphs (default: exported/)")
+    p.add_argument("--providers", type=_providers, default=None,
+                   help="ONNX Runtime providers in order of preference, e.g. tensorrt,cuda,cpu "
+                        "(default from the runtime config: tensorrt,cuda,cpu)")
+    p.add_argument("--config", type=Path, default=None, help="runtime YAML config (see configs/runtime.yaml)")
+    p.set_defaults(func=cmd_stylize)
+
+    p = sub.add_parser("export", help="torch checkpoints -> ONNX in exported/, with a parity check",
+                       description="Export trained weights to ONNX and record sha256 and the max "
+                                   "abs difference vs torch in exported/manifest.json. Needs the "
+                                   "train extra (torch).")
+    p.add_argument("model", choices=["stnet"], help="which network")
+    p.add_argument("--checkpoint", default="runs/stnet/stnet_r31.pt", help="trained weights (.pt)")
+    p.add_argument("--out-dir", default=str(REPO / "exported"), help="where the .onnx files go")
+    p.add_argument("--training-command", default=None,
+                   help="the command that produced the checkpoint, recorded in the manifest")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("train", help="train a network (resumable)",
+                       description="Train with the settings in a YAML config. Interrupt at any time: "
+                                   "running the same command again resumes from the last checkpoint.")
+    p.add_argument("model", choices=["stnet"], help="which network")
+    p.add_argument("--config", type=Path, default=None, help="training YAML (e.g. configs/train_stnet.yaml)")
+    p.add_argument("--out-dir", default=None, help="override the config's out_dir")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; log lines instead")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("data", help="build starter training sets from bundled real material")
+    p.add_argument("kind", choices=["stnet-starter"], help="which set")
+    p.add_argument("dir", help="output folder")
+    p.set_defaults(func=cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        args.func(args)
+    except UserError as exc:
+        print(f"livestyle: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("livestyle: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Linear style transfer (Li, Liu, Kautz, Yang, CVPR 2019), variants r31 and r41 (spec B).
+
+The model is split the way the runtime uses it (ARCHITECTURE.md):
+  style branch   style image -> (s_mean, s_matrix)           once per style tick, cheap, smoothable
+  content branch frame, s_mean, s_matrix -> stylised frame   every frame, at full resolution
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from livestyle.models.vgg import VGGEncoder, build_encoder
+
+MATRIX_SIZE = 32
+CHANNELS = {"r31": 256, "r41": 512}
+# Decoder convs (in, out) per resolution level, coarse to fine; "up" = nearest x2 upsample.
+DECODER_LAYERS = {
+    "r31": ((256, 128), "up", (128, 128), (128, 64), "up", (64, 64), (64, 3)),
+    "r41": ((512, 256), "up", (256, 256), (256, 256), (256, 256), (256, 128), "up",
+            (128, 128), (128, 64), "up", (64, 64), (64, 3)),
+}
+# Spatial stride of the encoder: frame sizes must be multiples of it.
+STRIDE = {"r31": 4, "r41": 8}
+
+
+class Decoder(nn.Module):
+    """Mirror of the VGG prefix: reflection-padded 3x3 convs, nearest x2 upsampling, ReLU after
+    every conv except the last, no output activation (spec B.2)."""
+
+    def __init__(self, layer: str = "r31"):
+        super().__init__()
+        self.plan = DECODER_LAYERS[layer]
+        self.convs = nn.ModuleList(nn.Conv2d(i, o, 3) for i, o in (p for p in self.plan if p != "up"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        convs = iter(self.convs)
+        n_convs = len(self.convs)
+        done = 0
+        for step in self.plan:
+            if step == "up":
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+                continue
+            x = next(convs)(F.pad(x, (1, 1, 1, 1), mode="reflect"))
+            done += 1
+            if done < n_convs:
+                x = F.relu(x)
+        return x
+
+
+class MatrixNet(nn.Module):
+    """CNN(layer) of spec B.3: three zero-padded 3x3 convs to 32 channels, the uncentred second
+    moment O O^T / (h w), then a 1024 -> 1024 FC reshaped to a 32x32 matrix."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        c = channels
+        self.convs = nn.Sequential(
+            nn.Conv2d(c, c // 2, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(c // 2, c // 4, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(c // 4, MATRIX_SIZE, 3, padding=1),
+        )
+        self.fc = nn.Linear(MATRIX_SIZE * MATRIX_SIZE, MATRIX_SIZE * MATRIX_SIZE)
+
+    def forward(self, centred: torch.Tensor) -> torch.Tensor:
+        out = self.convs(centred)
+        b, c, h, w = out.shape
+        flat = out.reshape(b, c, h * w)
+        moment = torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
+        return self.fc(moment.reshape(b, c * c)).reshape(b, MATRIX_SIZE, MATRIX_SIZE)
+
+
+class Transform(nn.Module):
+    """MulLayer (spec B.3): T = T_s T_c applied in a 32-d compressed space, plus the style mean."""
+
+    def __init__(self, layer: str = "r31"):
+        super().__init__()
+        c = CHANNELS[layer]
+        self.snet = MatrixNet(c)
+        self.cnet = MatrixNet(c)
+        self.compress = nn.Conv2d(c, MATRIX_SIZE, 1)
+        self.unzip = nn.Conv2d(MATRIX_SIZE, c, 1)
+
+    def style_state(self, style_feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Style features -> (s_mean (B,C), s_matrix (B,32,32))."""
+        s_mean = style_feat.mean(dim=(2, 3))
+        return s_mean, self.snet(style_feat - s_mean[:, :, None, None])
+
+    def apply(self, content_feat: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor) -> torch.Tensor:
+        c_mean = content_feat.mean(dim=(2, 3), keepdim=True)
+        centred = content_feat - c_mean
+        b, _, h, w = centred.shape
+        comp = self.compress(centred).reshape(b, MATRIX_SIZE, h * w)
+        matrix = torch.bmm(s_matrix, self.cnet(centred))
+        out = torch.bmm(matrix, comp).reshape(b, MATRIX_SIZE, h, w)
+        return self.unzip(out) + s_mean[:, :, None, None]
+
+
+class STNet(nn.Module):
+    """Frozen VGG encoder + trainable transform + decoder (frozen during transform training)."""
+
+    def __init__(self, layer: str = "r31", encoder: VGGEncoder | None = None):
+        super().__init__()
+        self.layer = layer
+        self.encoder = encoder if encoder is not None else VGGEncoder(layer)
+        self.transform = Transform(layer)
+        self.decoder = Decoder(layer)
+
+    @classmethod
+    def pretrained_encoder(cls, layer: str = "r31") -> "STNet":
+        return cls(layer, build_encoder(layer))
+
+    def encode(self, image: torch.Tensor) -> torch.Tensor:
+        return self.encoder(image, (self.layer,))[self.layer]
+
+    def style_state(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.transform.style_state(self.encode(style))
+
+    def stylize(self, frame: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor) -> torch.Tensor:
+        """Unclamped output (training); the exported graph clamps to [0,1]."""
+        return self.decoder(self.transform.apply(self.encode(frame), s_mean, s_matrix))
+
+    def forward(self, frame: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return self.stylize(frame, *self.style_state(style))
+
+
+class StyleBranch(nn.Module):
+    """Export wrapper: style (N,3,h,w) in [0,1] -> s_mean (N,C), s_matrix (N,32,32)."""
+
+    def __init__(self, net: STNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net.style_state(style)
+
+
+class ContentBranch(nn.Module):
+    """Export wrapper: frame (N,3,H,W) in [0,1], s_mean, s_matrix -> out (N,3,H,W) in [0,1]."""
+
+    def __init__(self, net: STNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, frame: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor) -> torch.Tensor:
+        return self.net.stylize(frame, s_mean, s_matrix).clamp(0.0, 1.0)

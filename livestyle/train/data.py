@@ -1,0 +1,116 @@
+"""Training data: folders of images for STNet (any layout, recursive)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from livestyle.errors import UserError
+from livestyle.io.images import IMAGE_EXTENSIONS, read_image
+
+log = logging.getLogger(__name__)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """All files with an image extension under `folder`, sorted (reproducible order)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: image folder not found")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise UserError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) found")
+    return files
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """RGB uint8 (H,W,3) -> float (3,H,W) in [0,1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+
+
+def to_image(tensor: torch.Tensor) -> np.ndarray:
+    """float (3,H,W) in [0,1] -> RGB uint8 (H,W,3)."""
+    return (tensor.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
+
+
+def resize_shorter(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = side / min(h, w)
+    size = (max(side, round(w * scale)), max(side, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+class ImageFolder:
+    """Random crops of the images in a folder.
+
+    Each sample: resize the shorter side to a random size in [crop, crop * max_zoom] (so crops see
+    the image at several scales), random crop `crop` x `crop`, random horizontal flip. Decoded images
+    are cached at that largest size: the starter sets are small, and re-decoding would cost more
+    than a training step's data time. Unreadable files are skipped with one warning each.
+    """
+
+    def __init__(self, folder: str | Path, crop: int, max_zoom: float = 1.5, seed: int = 0):
+        self.files = list_images(folder)
+        self.folder = Path(folder)
+        self.crop = crop
+        self.max_side = int(crop * max_zoom)
+        self.rng = random.Random(seed)
+        self.cache: dict[Path, np.ndarray] = {}
+        self.bad: set[Path] = set()
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _load(self, path: Path) -> np.ndarray | None:
+        if path in self.cache:
+            return self.cache[path]
+        try:
+            image = resize_shorter(read_image(path), self.max_side)
+        except UserError as exc:
+            log.warning("skipping unreadable training image: %s", exc)
+            self.bad.add(path)
+            return None
+        self.cache[path] = image
+        return image
+
+    def sample(self) -> torch.Tensor:
+        for _ in range(100):
+            path = self.rng.choice(self.files)
+            if path in self.bad:
+                continue
+            image = self._load(path)
+            if image is not None:
+                return self._augment(image)
+        raise UserError(f"{self.folder}: no readable images")
+
+    def _augment(self, image: np.ndarray) -> torch.Tensor:
+        side = self.rng.randint(self.crop, self.max_side)
+        image = resize_shorter(image, side)
+        h, w = image.shape[:2]
+        y, x = self.rng.randint(0, h - self.crop), self.rng.randint(0, w - self.crop)
+        image = image[y:y + self.crop, x:x + self.crop]
+        if self.rng.random() < 0.5:
+            image = image[:, ::-1]
+        return to_tensor(image)
+
+    def batch(self, size: int) -> torch.Tensor:
+        return torch.stack([self.sample() for _ in range(size)])
+
+    def fixed(self, size: int) -> torch.Tensor:
+        """Deterministic centre crops of the first images (for sample grids and evaluation)."""
+        images = []
+        for path in self.files:
+            image = self._load(path)
+            if image is None:
+                continue
+            image = resize_shorter(image, self.crop)
+            h, w = image.shape[:2]
+            y, x = (h - self.crop) // 2, (w - self.crop) // 2
+            images.append(to_tensor(image[y:y + self.crop, x:x + self.crop]))
+            if len(images) == size:
+                break
+        return torch.stack(images)

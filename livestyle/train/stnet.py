@@ -1,0 +1,299 @@
+"""`livestyle train stnet`: the Linear style-transfer network in two resumable stages.
+
+1. decoder: learn to invert the frozen VGG encoder (pixel + feature reconstruction loss);
+2. transform: learn the MulLayer with the decoder frozen; content loss at relu4_1, style loss
+   (means + Gram) at relu1_1..relu4_1, weights per spec B.4.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from livestyle.config import to_dict
+from livestyle.io.images import write_image
+from livestyle.models.stnet import STNet
+from livestyle.models.vgg import VGGEncoder, load_vgg19_weights
+from livestyle.train.data import ImageFolder, to_image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DecoderStage:
+    steps: int = 1500
+    batch_size: int = 8
+    lr: float = 5e-4
+    pixel_weight: float = 1.0
+    feature_weight: float = 1.0
+
+
+@dataclass
+class TransformStage:
+    steps: int = 1500
+    batch_size: int = 8
+    lr: float = 1e-4
+    lr_decay: float = 1e-5  # lr_t = lr / (1 + t * lr_decay), as Linear's Train.py
+    content_weight: float = 1.0
+    style_weight: float = 0.02
+    content_layer: str = "r41"
+    style_layers: tuple[str, ...] = ("r11", "r21", "r31", "r41")
+
+
+@dataclass
+class STNetTrainConfig:
+    layer: str = "r31"
+    content_dir: str = "runs/stnet_data/content"
+    style_dir: str = "runs/stnet_data/style"
+    heldout_content_dir: str = "runs/stnet_data/content_heldout"
+    heldout_style_dir: str = "runs/stnet_data/style_heldout"
+    out_dir: str = "runs/stnet"
+    crop: int = 128
+    eval_size: int = 256
+    seed: int = 0
+    threads: int = 0  # 0: torch's default (all cores)
+    log_every: int = 25
+    sample_every: int = 250
+    checkpoint_every: int = 50
+    decoder: DecoderStage = field(default_factory=DecoderStage)
+    transform: TransformStage = field(default_factory=TransformStage)
+
+
+# ---------------------------------------------------------------------------------------- losses
+
+def gram(feat: torch.Tensor) -> torch.Tensor:
+    """Per-sample uncentred Gram matrix F F^T / (C h w)."""
+    b, c, h, w = feat.shape
+    flat = feat.reshape(b, c, h * w)
+    return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+
+
+def style_loss(out_feats: dict, style_feats: dict, layers: tuple[str, ...]) -> torch.Tensor:
+    """Sum over layers of (||mu_t - mu_s||^2 + ||G_t - G_s||_F^2) / B (Linear's Criterion)."""
+    total = 0.0
+    for name in layers:
+        t, s = out_feats[name], style_feats[name]
+        b = t.shape[0]
+        total = total + F.mse_loss(t.mean((2, 3)), s.mean((2, 3)), reduction="sum") / b
+        total = total + F.mse_loss(gram(t), gram(s), reduction="sum") / b
+    return total
+
+
+def content_loss(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(out_feat, content_feat)
+
+
+# ---------------------------------------------------------------------------------------- trainer
+
+class STNetTrainer:
+    def __init__(self, cfg: STNetTrainConfig, progress: bool = True):
+        self.cfg = cfg
+        self.progress = progress
+        self.out = Path(cfg.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        weights = load_vgg19_weights()
+        self.loss_net = VGGEncoder("r41", weights).eval()
+        self.net = STNet(cfg.layer, VGGEncoder(cfg.layer, weights).eval())
+        self.content = ImageFolder(cfg.content_dir, cfg.crop, seed=cfg.seed)
+        self.style = ImageFolder(cfg.style_dir, cfg.crop, seed=cfg.seed + 1)
+        self.log_file = self.out / "log.jsonl"
+
+    # -- shared machinery
+    def _checkpoint(self, stage: str) -> Path:
+        return self.out / f"{stage}.ckpt"
+
+    def _save(self, stage: str, step: int, module: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
+        state = {
+            "step": step, "model": module.state_dict(), "optimizer": opt.state_dict(),
+            "torch_rng": torch.get_rng_state(), "content_rng": self.content.rng.getstate(),
+            "style_rng": self.style.rng.getstate(), "config": to_dict(self.cfg),
+        }
+        tmp = self._checkpoint(stage).with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self._checkpoint(stage))
+
+    def _resume(self, stage: str, module: torch.nn.Module, opt: torch.optim.Optimizer) -> int:
+        path = self._checkpoint(stage)
+        if not path.exists():
+            return 0
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        module.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        self.content.rng.setstate(state["content_rng"])
+        self.style.rng.setstate(state["style_rng"])
+        log.info("resuming %s from step %d (%s)", stage, state["step"], path)
+        return state["step"]
+
+    def _log(self, record: dict) -> None:
+        with open(self.log_file, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def _run(self, stage: str, steps: int, module, opt, step_fn, sample_fn, lr_fn=None) -> dict:
+        start = self._resume(stage, module, opt)
+        if start >= steps:
+            log.info("%s: already trained for %d steps", stage, start)
+            return {}
+        module.train()
+        running: dict[str, float] = {}
+        bar = tqdm(range(start, steps), initial=start, total=steps, desc=f"stnet {stage}",
+                   disable=not self.progress, dynamic_ncols=True)
+        t0, last = time.time(), {}
+        for step in bar:
+            if lr_fn is not None:
+                for group in opt.param_groups:
+                    group["lr"] = lr_fn(step)
+            opt.zero_grad(set_to_none=True)
+            losses = step_fn()
+            losses["total"].backward()
+            opt.step()
+            for k, v in losses.items():
+                running[k] = running.get(k, 0.0) + float(v.detach())
+            done = step + 1
+            if done % self.cfg.log_every == 0 or done == steps:
+                n = self.cfg.log_every if done % self.cfg.log_every == 0 else done % self.cfg.log_every
+                last = {k: v / n for k, v in running.items()}
+                running = {}
+                self._log({"stage": stage, "step": done, "seconds": round(time.time() - t0, 1), **last})
+                bar.set_postfix({k: f"{v:.4g}" for k, v in last.items()})
+                if not self.progress:
+                    log.info("%s step %d/%d %s", stage, done, steps, last)
+            if done % self.cfg.checkpoint_every == 0 or done == steps:
+                self._save(stage, done, module, opt)
+            if done % self.cfg.sample_every == 0 or done == steps:
+                module.eval()
+                with torch.no_grad():
+                    sample_fn(self.out / f"samples_{stage}_{done:06d}.png")
+                module.train()
+        module.eval()
+        return last
+
+    # -- stage 1: decoder
+    def train_decoder(self) -> dict:
+        cfg, net = self.cfg.decoder, self.net
+        opt = torch.optim.Adam(net.decoder.parameters(), lr=cfg.lr)
+
+        def step() -> dict:
+            images = self.content.batch(cfg.batch_size)
+            with torch.no_grad():
+                feat = net.encode(images)
+            recon = net.decoder(feat)
+            pixel = F.mse_loss(recon, images)
+            feature = F.mse_loss(net.encode(recon), feat)
+            total = cfg.pixel_weight * pixel + cfg.feature_weight * feature
+            return {"total": total, "pixel": pixel.detach(), "feature": feature.detach()}
+
+        fixed = self.content.fixed(4)
+
+        def sample(path: Path) -> None:
+            recon = net.decoder(net.encode(fixed))
+            grid = torch.cat([torch.cat(list(fixed), 2), torch.cat(list(recon), 2)], 1)
+            write_image(path, to_image(grid))
+
+        return self._run("decoder", cfg.steps, net.decoder, opt, step, sample)
+
+    # -- stage 2: transform
+    def transform_losses(self, content: torch.Tensor, style: torch.Tensor,
+                         transform: torch.nn.Module | None = None) -> dict:
+        cfg, net = self.cfg.transform, self.net
+        layers = tuple(sorted(set(cfg.style_layers) | {cfg.content_layer, net.layer}))
+        transform = transform or net.transform
+        with torch.no_grad():
+            c_feats = self.loss_net(content, layers)
+            s_feats = self.loss_net(style, layers)
+        # the STNet encoder is the same VGG prefix: reuse its features instead of encoding again
+        s_mean, s_matrix = transform.style_state(s_feats[net.layer])
+        out = net.decoder(transform.apply(c_feats[net.layer], s_mean, s_matrix))
+        o_feats = self.loss_net(out, layers)
+        lc = content_loss(o_feats[cfg.content_layer], c_feats[cfg.content_layer])
+        ls = style_loss(o_feats, s_feats, cfg.style_layers)
+        total = cfg.content_weight * lc + cfg.style_weight * ls
+        return {"total": total, "content": lc.detach(), "style": ls.detach(), "out": out}
+
+    def train_transform(self) -> dict:
+        cfg, net = self.cfg.transform, self.net
+        net.decoder.requires_grad_(False)
+        opt = torch.optim.Adam(net.transform.parameters(), lr=cfg.lr)
+
+        def step() -> dict:
+            losses = self.transform_losses(self.content.batch(cfg.batch_size), self.style.batch(cfg.batch_size))
+            losses.pop("out")
+            return losses
+
+        fixed_c, fixed_s = self.content.fixed(4), self.style.fixed(4)
+
+        def sample(path: Path) -> None:
+            out = self.transform_losses(fixed_c, fixed_s)["out"]
+            write_image(path, to_image(pair_grid(fixed_c, fixed_s, out)))
+
+        return self._run("transform", cfg.steps, net.transform, opt, step, sample,
+                         lr_fn=lambda t: cfg.lr / (1 + t * cfg.lr_decay))
+
+    def save_final(self, path: Path, losses: dict) -> None:
+        torch.save({"layer": self.net.layer, "decoder": self.net.decoder.state_dict(),
+                    "transform": self.net.transform.state_dict(), "config": to_dict(self.cfg),
+                    "final_losses": losses}, path)
+
+    def train(self) -> Path:
+        """Both stages (each resumes or skips if done), then the final weights file."""
+        self.train_decoder()
+        self.train_transform()
+        path = self.out / f"stnet_{self.net.layer}.pt"
+        self.save_final(path, last_logged_losses(self.log_file))
+        return path
+
+
+def last_logged_losses(log_file: Path) -> dict:
+    """The last logged (running-mean) losses of each stage."""
+    result: dict = {}
+    if log_file.exists():
+        for line in log_file.read_text().splitlines():
+            record = json.loads(line)
+            stage = record.pop("stage")
+            record.pop("step"), record.pop("seconds")
+            result[stage] = record
+    return result
+
+
+def pair_grid(content: torch.Tensor, style: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Rows of content | style | output, resized to the content's height."""
+    rows = []
+    for c, s, o in zip(content, style, out):
+        s = F.interpolate(s[None], size=c.shape[1:], mode="bilinear", align_corners=False)[0]
+        rows.append(torch.cat([c, s, o.clamp(0, 1)], 2))
+    return torch.cat(rows, 1)
+
+
+@torch.no_grad()
+def evaluate_heldout(trainer: STNetTrainer, seed: int = 1234) -> dict:
+    """Content and style losses on every held-out content x style pair, for the trained transform
+    and for a freshly initialised (untrained) one with the same trained decoder."""
+    cfg = trainer.cfg
+    contents = ImageFolder(cfg.heldout_content_dir, cfg.eval_size).fixed(1000)
+    styles = ImageFolder(cfg.heldout_style_dir, cfg.eval_size).fixed(1000)
+    torch.manual_seed(seed)
+    untrained = type(trainer.net.transform)(trainer.net.layer).eval()
+    result = {}
+    for name, transform in (("trained", trainer.net.transform), ("untrained", untrained)):
+        lc = ls = 0.0
+        for c in contents:
+            for s in styles:
+                losses = trainer.transform_losses(c[None], s[None], transform)
+                lc, ls = lc + float(losses["content"]), ls + float(losses["style"])
+        n = len(contents) * len(styles)
+        w = cfg.transform
+        result[name] = {"content": lc / n, "style": ls / n,
+                        "total": (w.content_weight * lc + w.style_weight * ls) / n}
+    result["pairs"] = len(contents) * len(styles)
+    result["size"] = cfg.eval_size
+    return result
