@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def cmd_stylize(args: argparse.Namespace) -> None:
     from livestyle.runtime.stylize import stylize_file
 
     stylize_file(args.content, args.style, args.output, size=args.size, height=args.height,
-                 style_size=args.style_size, models_dir=args.models, providers=args.providers,
+                 style_size=args.style_size, models=args.models, providers=args.providers,
                  config_path=args.config)
 
 
@@ -62,7 +63,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         cfg = load_config(STNetTrainConfig, args.config)
         if args.out_dir:
             cfg.out_dir = args.out_dir
-        path = STNetTrainer(cfg, progress=not args.quiet).train()
+        command = shlex.join(["livestyle", *sys.argv[1:]])
+        path = STNetTrainer(cfg, progress=not args.quiet, command=command).train()
         print(f"trained weights: {path}")
 
 

