@@ -12,6 +12,7 @@ from pathlib import Path
 from livestyle.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CHECKPOINTS = {"stnet": "runs/stnet/stnet_r31.pt", "mvnet": "runs/mvnet/mvnet.pt"}
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -48,11 +49,23 @@ def cmd_stylize(args: argparse.Namespace) -> None:
                  config_path=args.config)
 
 
-def cmd_export(args: argparse.Namespace) -> None:
-    from livestyle.export import export_stnet
+def cmd_visualize(args: argparse.Namespace) -> None:
+    from livestyle.runtime.visualize import visualize_file
 
-    if args.model == "stnet":
-        export_stnet(Path(args.checkpoint), Path(args.out_dir), training_command=args.training_command)
+    visualize_file(args.audio, args.output, seed=args.seed, hop=args.hop, models=args.models,
+                   providers=args.providers, config_path=args.config, progress=not args.quiet)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from livestyle import export
+
+    checkpoint = Path(args.checkpoint or DEFAULT_CHECKPOINTS[args.model])
+    exporter = {"stnet": export.export_stnet, "mvnet": export.export_mvnet}[args.model]
+    manifest = exporter(checkpoint, Path(args.out_dir), training_command=args.training_command)
+    for name in manifest["models"][args.model]["graphs"]:
+        entry = manifest["graphs"][name]
+        print(f"{Path(args.out_dir) / name}: {entry['bytes'] / 1e6:.1f} MB, max |onnx - torch| = "
+              f"{entry['max_abs_diff']:.2g}")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -66,14 +79,26 @@ def cmd_train(args: argparse.Namespace) -> None:
         command = shlex.join(["livestyle", *sys.argv[1:]])
         path = STNetTrainer(cfg, progress=not args.quiet, command=command).train()
         print(f"trained weights: {path}")
+    elif args.model == "mvnet":
+        from livestyle.config import load_config
+        from livestyle.train.mvnet import MVNetTrainConfig, MVNetTrainer
+
+        cfg = load_config(MVNetTrainConfig, args.config)
+        if args.out_dir:
+            cfg.out_dir = args.out_dir
+        command = shlex.join(["livestyle", *sys.argv[1:]])
+        path = MVNetTrainer(cfg, progress=not args.quiet, command=command).train()
+        print(f"trained weights: {path}")
 
 
 def cmd_data(args: argparse.Namespace) -> None:
-    if args.kind == "stnet-starter":
-        from livestyle.train.starter import build_stnet_starter
+    from livestyle.train import starter
 
-        counts = build_stnet_starter(Path(args.dir))
-        print(f"{args.dir}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    if args.kind == "stnet-starter":
+        counts = starter.build_stnet_starter(Path(args.dir))
+    else:
+        counts = starter.build_mvnet_starter(Path(args.dir), pieces_per_composer=args.pieces)
+    print(f"{args.dir}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
 # ------------------------------------------------------------------------------------------ parser
@@ -107,12 +132,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None, help="runtime YAML config (see configs/runtime.yaml)")
     p.set_defaults(func=cmd_stylize)
 
+    p = sub.add_parser("visualize", help="style images of a piece of music (MVNet)",
+                       description="Turn AUDIO (any file with an audio stream) into one 64x64 style image "
+                                   "per window (8.91 s centred on t = 0, hop, 2 hop, ...) and a contact "
+                                   "sheet, with the exported MVNet. Needs no torch.")
+    p.add_argument("audio", type=Path, help="audio or video file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if missing)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fixed noise z (default 0)")
+    p.add_argument("--hop", type=float, default=1.0, help="seconds between windows (default 1.0)")
+    p.add_argument("--models", type=Path, default=None, help="folder with the exported graphs (default: exported/)")
+    p.add_argument("--providers", type=_providers, default=None, help="e.g. tensorrt,cuda,cpu")
+    p.add_argument("--config", type=Path, default=None, help="runtime YAML config")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_visualize)
+
     p = sub.add_parser("export", help="torch checkpoints -> ONNX in exported/, with a parity check",
                        description="Export trained weights to ONNX and record sha256 and the max "
                                    "abs difference vs torch in exported/manifest.json. Needs the "
                                    "train extra (torch).")
-    p.add_argument("model", choices=["stnet"], help="which network")
-    p.add_argument("--checkpoint", default="runs/stnet/stnet_r31.pt", help="trained weights (.pt)")
+    p.add_argument("model", choices=["stnet", "mvnet"], help="which network")
+    p.add_argument("--checkpoint", default=None,
+                   help="trained weights (.pt; default runs/stnet/stnet_r31.pt or runs/mvnet/mvnet.pt)")
     p.add_argument("--out-dir", default=str(REPO / "exported"), help="where the .onnx files go")
     p.add_argument("--training-command", default=None,
                    help="the command that produced the checkpoint, recorded in the manifest")
@@ -121,15 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a network (resumable)",
                        description="Train with the settings in a YAML config. Interrupt at any time: "
                                    "running the same command again resumes from the last checkpoint.")
-    p.add_argument("model", choices=["stnet"], help="which network")
+    p.add_argument("model", choices=["stnet", "mvnet"], help="which network")
     p.add_argument("--config", type=Path, default=None, help="training YAML (e.g. configs/train_stnet.yaml)")
     p.add_argument("--out-dir", default=None, help="override the config's out_dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar; log lines instead")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("data", help="build starter training sets from bundled real material")
-    p.add_argument("kind", choices=["stnet-starter"], help="which set")
+    p = sub.add_parser("data", help="build starter training sets from bundled real material",
+                       description="stnet-starter: photos + clip frames (content) and paintings (style). "
+                                   "starter: the MVNet set, music21 scores rendered with FluidSynth "
+                                   "(Debian: fluidsynth, fluid-soundfont-gm) plus the bundled recordings, "
+                                   "and the dated paintings, as audio.csv / images.csv.")
+    p.add_argument("kind", choices=["stnet-starter", "starter"], help="which set")
     p.add_argument("dir", help="output folder")
+    p.add_argument("--pieces", type=_positive_int, default=6, help="music21 pieces per composer (starter)")
     p.set_defaults(func=cmd_data)
     return parser
 

@@ -59,6 +59,8 @@ def export_graph(module: torch.nn.Module, args: tuple[torch.Tensor, ...], path: 
         # the exporter notes it cannot fold the reversed Slice of reflection padding; harmless
         warnings.filterwarnings("ignore", message=".*Constant folding.*", category=UserWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
+        # InstanceNorm without running stats uses instance statistics in eval too: what we want
+        warnings.filterwarnings("ignore", message=".*instance_norm.*", category=UserWarning)
         torch.onnx.export(module, args, str(tmp), input_names=input_names, output_names=output_names,
                           dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True,
                           dynamo=False)
@@ -168,6 +170,57 @@ def export_stnet(checkpoint: Path, out_dir: Path, training_command: str | None =
             "command": shlex.join(["livestyle", *sys.argv[1:]]) if sys.argv[0].endswith("livestyle") else None,
             "torch": torch.__version__,
         },
+    }
+    write_manifest(out_dir, manifest)
+    return manifest
+
+
+def export_mvnet(checkpoint: Path, out_dir: Path, training_command: str | None = None) -> dict[str, Any]:
+    """mvnet.onnx: inputs mel (N,3,128,256) and z (N,256,8,8), output style (N,3,64,64) in [-1,1].
+    Spectral norm is folded into plain weights; the latent resize is a deterministic Resize."""
+    from livestyle.models.mvnet import MVNet, fold_spectral_norm
+
+    if not checkpoint.is_file():
+        raise UserError(f"{checkpoint}: checkpoint not found (train with `livestyle train mvnet`)")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    net = MVNet()
+    net.load_state_dict(state["net"])
+    net = fold_spectral_norm(net.eval())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "mvnet.onnx"
+    torch.manual_seed(0)
+
+    def inputs(batch):
+        return (torch.randn(batch[0], 3, 128, 256) * 3 - 5, torch.randn(batch[0], net.z_dim, 8, 8))
+
+    export_graph(net, inputs((1,)), path, ["mel", "z"], ["style"],
+                 {"mel": {0: "N"}, "z": {0: "N"}, "style": {0: "N"}})
+    batches = ((1,), (2,), (4,))
+    diff = parity(net, path, inputs, batches)
+    log.info("parity: mvnet %.3g (max abs diff vs torch)", diff)
+    if diff > TOLERANCE:
+        raise RuntimeError(f"mvnet.onnx: ONNX Runtime differs from torch by {diff:.3g} > {TOLERANCE}")
+    cfg = state.get("config") or {}
+    manifest = read_manifest(out_dir)
+    manifest["format"] = MANIFEST_FORMAT
+    entry = graph_entry(path, {"mel": "float32 (N,3,128,256) log-mel", "z": f"float32 (N,{net.z_dim},8,8)"},
+                        {"style": "float32 (N,3,64,64) RGB in [-1,1]"}, diff, ())
+    entry.pop("parity_sizes_hw")
+    entry["parity_batches"] = [b[0] for b in batches]
+    manifest["graphs"]["mvnet.onnx"] = entry
+    manifest["models"]["mvnet"] = {
+        "graphs": ["mvnet.onnx"],
+        "z_dim": net.z_dim,
+        "mel": {"window": cfg.get("window", "hann"), "log": cfg.get("log_mel", True),
+                "eps": cfg.get("log_eps", 1e-6)},
+        "era_bins": {"base": cfg.get("era_base"), "bin_years": cfg.get("era_bin_years"),
+                     "count": cfg.get("era_count")},
+        "latent_resize": "bilinear 8x16 -> 8x8 (paper), deterministic",
+        "training": {"command": training_command or state.get("command"), "config": cfg,
+                     "data": state.get("data"), "steps": state.get("steps"), "epochs": state.get("epochs"),
+                     "final_losses": state.get("final"), "evaluation": state.get("evaluation")},
+        "exported": {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "checkpoint_sha256": sha256(checkpoint), "torch": torch.__version__},
     }
     write_manifest(out_dir, manifest)
     return manifest

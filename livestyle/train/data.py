@@ -1,9 +1,12 @@
-"""Training data: folders of images for STNet (any layout, recursive)."""
+"""Training data: folders of images for STNet (any layout, recursive); year-labelled CSVs of audio
+and images for MVNet."""
 
 from __future__ import annotations
 
+import csv
 import logging
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -114,3 +117,60 @@ class ImageFolder:
             if len(images) == size:
                 break
         return torch.stack(images)
+
+
+# ------------------------------------------------------------------------------ era-labelled data
+
+@dataclass(frozen=True)
+class EraBins:
+    """Era label = (year - base) // bin_years; the paper: base 1480, 10-year bins, 54 classes."""
+    base: int = 1480
+    bin_years: int = 10
+    count: int = 54
+
+    def label(self, year: int) -> int | None:
+        """The era index, or None when the year falls outside the configured range."""
+        era = (year - self.base) // self.bin_years
+        return era if 0 <= era < self.count else None
+
+    def name(self, era: int) -> str:
+        start = self.base + era * self.bin_years
+        return f"{start}-{start + self.bin_years - 1}"
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path
+    year: int
+    title: str
+
+
+def read_year_csv(csv_path: str | Path) -> list[Item]:
+    """A CSV with columns path, year[, title]; paths are relative to the CSV's folder.
+
+    Any user can fill this format: one row per audio file (or image) with the year it was made."""
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise UserError(f"{csv_path}: CSV file not found")
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+        missing = [c for c in ("path", "year") if c not in columns]
+        if missing:
+            raise UserError(f"{csv_path}: missing column(s) {', '.join(missing)} "
+                            f"(found: {', '.join(columns) or 'none'}; expected path, year[, title])")
+        items = []
+        for line, row in enumerate(reader, start=2):
+            row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            try:
+                year = int(float(row["year"]))
+            except ValueError:
+                raise UserError(f"{csv_path}:{line}: year {row['year']!r} is not a number") from None
+            if not row["path"]:
+                raise UserError(f"{csv_path}:{line}: empty path")
+            path = Path(row["path"])
+            items.append(Item(path if path.is_absolute() else csv_path.parent / path, year,
+                              row.get("title") or path.stem))
+    if not items:
+        raise UserError(f"{csv_path}: no rows")
+    return items

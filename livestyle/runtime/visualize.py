@@ -1,0 +1,65 @@
+"""`livestyle visualize AUDIO -o DIR`: one MVNet style image per window of a piece, plus a contact
+sheet. Windows are centred on t = 0, hop, 2 hop, ... up to the end (as `render` does per frame),
+with silence where a window leaves the recording. No torch."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from livestyle.audio.decode import load_audio
+from livestyle.audio.features import IncrementalMel, clip_start_for
+from livestyle.config import load_config
+from livestyle.errors import UserError
+from livestyle.io.images import write_image
+from livestyle.runtime.engine import Engine, RuntimeConfig
+from livestyle.runtime.models import models_dir
+from livestyle.runtime.mvnet import MVNetRunner, seeded_z
+
+log = logging.getLogger(__name__)
+
+
+def contact_sheet(images: list[np.ndarray], labels: list[str], columns: int = 8, scale: int = 2) -> np.ndarray:
+    size = images[0].shape[0] * scale
+    rows = (len(images) + columns - 1) // columns
+    sheet = np.full((rows * (size + 18), columns * size, 3), 255, np.uint8)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        r, c = divmod(i, columns)
+        y, x = r * (size + 18), c * size
+        sheet[y:y + size, x:x + size] = cv2.resize(image, (size, size), interpolation=cv2.INTER_NEAREST)
+        cv2.putText(sheet, label, (x + 2, y + size + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return sheet
+
+
+def visualize_file(audio_path: Path, out_dir: Path, seed: int = 0, hop: float = 1.0,
+                   models: Path | None = None, providers: tuple[str, ...] | None = None,
+                   config_path: Path | None = None, progress: bool = True) -> list[Path]:
+    if hop <= 0:
+        raise UserError(f"--hop must be positive, got {hop}")
+    cfg = load_config(RuntimeConfig, config_path)
+    runner = MVNetRunner(Engine(cfg, providers), models_dir(models))
+    mel_cfg = runner.mel_config
+    audio = load_audio(audio_path, mel_cfg.sample_rate)
+    if len(audio) == 0:
+        raise UserError(f"{audio_path}: the audio stream holds no samples")
+    duration = len(audio) / mel_cfg.sample_rate
+    out_dir.mkdir(parents=True, exist_ok=True)
+    z = seeded_z(seed, 1, runner.z_dim)
+    mel = IncrementalMel(mel_cfg)
+    times = np.arange(0.0, duration + 1e-9, hop)
+    images, labels, written = [], [], []
+    for t in tqdm(times, desc=f"visualize {audio_path.name}", disable=not progress):
+        image = runner.style_image(mel.window(audio, clip_start_for(t, mel_cfg)), z)
+        path = out_dir / f"style_{t:08.2f}s.png"
+        write_image(path, image)
+        images.append(image)
+        labels.append(f"{t:.1f}s")
+        written.append(path)
+    sheet = out_dir / "contact_sheet.png"
+    write_image(sheet, contact_sheet(images, labels))
+    log.info("wrote %d style images and %s (seed %d, %s)", len(written), sheet, seed, runner.provider)
+    return written

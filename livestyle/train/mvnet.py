@@ -1,0 +1,411 @@
+"""`livestyle train mvnet`: E, G against D (RaGAN), with the triplet, style and era losses.
+
+Per step, on a batch of (clip, painting of the clip's era) pairs:
+  D  relativistic average GAN, BCE form (paper Eq. 3), on real paintings vs G(E(clip), z);
+  C  era cross-entropy on real paintings only;
+  E,G  L = L_adv + 0.1 L_tri + 10 L_sty + 0.1 L_cls
+       L_tri: triplet margin 1.0 on the flattened music latent v; positives and negatives are other
+              clips of the same batch (batches hold several clips of each of several eras), so E
+              runs once per clip instead of three times;
+       L_sty: L1 between per-image Gram matrices of VGG-19 conv1_1, conv1_2, conv2_1, conv2_2,
+              conv3_1 (pre-ReLU) of the generated image and the paired painting;
+       L_cls: era cross-entropy of C on the generated image.
+Adam lr 1e-4, betas (0.9, 0.999), weight decay 1e-4, batch 16, paintings resized to 96 and
+randomly cropped to 64. Pairs are redrawn every epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from livestyle.audio.decode import load_audio
+from livestyle.audio.features import MelConfig, torch_log_mel
+from livestyle.config import to_dict
+from livestyle.errors import UserError
+from livestyle.io.images import read_image, write_image
+from livestyle.models.mvnet import MVNet, Discriminator, EraClassifier, seeded_z
+from livestyle.models.vgg import VGGEncoder, load_vgg19_weights
+from livestyle.train.data import EraBins, read_year_csv, resize_shorter, to_image
+from livestyle.train.stnet import gram
+
+log = logging.getLogger(__name__)
+
+STYLE_LAYERS = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1")
+
+
+@dataclass
+class LossWeights:
+    adv: float = 1.0
+    tri: float = 0.1
+    sty: float = 10.0
+    cls: float = 0.1
+
+
+@dataclass
+class MVNetTrainConfig:
+    audio_csv: str = "runs/mvnet_data/audio.csv"
+    images_csv: str = "runs/mvnet_data/images.csv"
+    out_dir: str = "runs/mvnet"
+    era_base: int = 1480
+    era_bin_years: int = 10
+    era_count: int = 54
+    clips_per_piece: int = 8          # the clip at one third of the piece + evenly spread others
+    epochs: int = 100
+    batch_size: int = 16
+    eras_per_batch: int = 4           # batches hold batch_size / eras_per_batch clips of each era
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 1e-4
+    load_size: int = 96
+    crop: int = 64
+    triplet_margin: float = 1.0
+    loss: LossWeights = field(default_factory=LossWeights)
+    window: str = "hann"
+    log_mel: bool = True
+    log_eps: float = 1e-6
+    seed: int = 0
+    threads: int = 0
+    checkpoint_every: int = 50        # steps
+    sample_every_epochs: int = 5
+
+    @property
+    def bins(self) -> EraBins:
+        return EraBins(self.era_base, self.era_bin_years, self.era_count)
+
+    @property
+    def mel(self) -> MelConfig:
+        return MelConfig(window=self.window, log=self.log_mel, eps=self.log_eps)
+
+
+# ------------------------------------------------------------------------------ data
+
+def clip_starts(n_samples: int, clip: int, count: int) -> list[int]:
+    """The paper's clip at one third of the piece first, then `count - 1` more spread evenly."""
+    last = n_samples - clip
+    third = min(n_samples // 3, last)
+    others = np.linspace(0, last, count + 1).round().astype(int).tolist() if count > 1 else []
+    starts = [third] + [s for s in others if abs(s - third) > clip // 2]
+    return starts[:count]
+
+
+class MusicArtDataset:
+    """Log-mel clips and paintings with era labels, from the two CSVs.
+
+    Mels are computed once with the torchaudio front end and cached in out_dir (keyed by the CSV
+    contents and the mel settings). Only eras that have both music and paintings are used for
+    pairs; other clips and paintings are reported and left out."""
+
+    def __init__(self, cfg: MVNetTrainConfig, cache_dir: Path, progress: bool = True):
+        self.cfg = cfg
+        bins = cfg.bins
+        music = read_year_csv(cfg.audio_csv)
+        images = read_year_csv(cfg.images_csv)
+        music_eras = {it: bins.label(it.year) for it in music}
+        image_eras = {it: bins.label(it.year) for it in images}
+        both = {e for e in music_eras.values() if e is not None} & {e for e in image_eras.values() if e is not None}
+        if not both:
+            raise UserError(f"{cfg.audio_csv}, {cfg.images_csv}: no era has both music and paintings "
+                            f"(era bins: base {bins.base}, {bins.bin_years} years, {bins.count} bins)")
+        self.eras = sorted(both)
+        unused = [it for it, e in music_eras.items() if e not in both]
+        if unused:
+            log.info("%d audio files fall in eras without paintings (or outside the bins) and are not used",
+                     len(unused))
+        self.pieces = [it for it in music if music_eras[it] in both]
+        self.mels, self.clip_eras, self.clip_piece = self._load_mels(cache_dir, progress)
+        self.paintings, self.painting_eras = [], []
+        for it in images:
+            if image_eras[it] in both:
+                self.paintings.append(resize_shorter(read_image(it.path), cfg.load_size))
+                self.painting_eras.append(image_eras[it])
+        self.by_era = defaultdict(list)
+        for i, e in enumerate(self.clip_eras):
+            self.by_era[e].append(i)
+        self.paintings_by_era = defaultdict(list)
+        for i, e in enumerate(self.painting_eras):
+            self.paintings_by_era[e].append(i)
+
+    def _load_mels(self, cache_dir: Path, progress: bool):
+        cfg, mel_cfg = self.cfg, self.cfg.mel
+        key = hashlib.sha256(json.dumps([[str(p.path), p.year] for p in self.pieces] +
+                                        [to_dict(mel_cfg), cfg.clips_per_piece]).encode()).hexdigest()[:16]
+        cache = cache_dir / f"mels_{key}.npz"
+        if cache.exists():
+            data = np.load(cache)
+            return torch.from_numpy(data["mels"]), data["eras"].tolist(), data["pieces"].tolist()
+        mels, eras, pieces = [], [], []
+        for index, item in enumerate(tqdm(self.pieces, desc="log-mel clips", disable=not progress)):
+            audio = load_audio(item.path, mel_cfg.sample_rate)
+            if len(audio) < mel_cfg.clip_samples:
+                raise UserError(f"{item.path}: audio is {len(audio) / mel_cfg.sample_rate:.2f} s long, "
+                                f"shorter than the {mel_cfg.clip_seconds} s clip MVNet needs")
+            starts = clip_starts(len(audio), mel_cfg.clip_samples, cfg.clips_per_piece)
+            clips = torch.from_numpy(np.stack([audio[s:s + mel_cfg.clip_samples] for s in starts]))
+            mels.append(torch_log_mel(clips, mel_cfg))
+            eras += [self.cfg.bins.label(item.year)] * len(starts)
+            pieces += [index] * len(starts)
+        mels = torch.cat(mels)
+        np.savez(cache, mels=mels.numpy(), eras=np.array(eras), pieces=np.array(pieces))
+        return mels, eras, pieces
+
+    def painting(self, index: int, rng: random.Random, crop: int) -> torch.Tensor:
+        """Random crop + flip of a painting, as a (3, crop, crop) tensor in [-1, 1]."""
+        image = self.paintings[index]
+        h, w = image.shape[:2]
+        y, x = rng.randint(0, h - crop), rng.randint(0, w - crop)
+        patch = image[y:y + crop, x:x + crop]
+        if rng.random() < 0.5:
+            patch = patch[:, ::-1]
+        return torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1).float() / 127.5 - 1.0
+
+    def epoch_batches(self, rng: random.Random) -> list[list[int]]:
+        """Batches of clip indices: each draws `eras_per_batch` eras and an equal number of clips
+        of each, so every anchor has in-batch positives and negatives. One epoch covers about
+        every clip once."""
+        cfg = self.cfg
+        n_eras = min(cfg.eras_per_batch, len(self.eras))
+        per_era = max(2, cfg.batch_size // n_eras)
+        pools = {e: rng.sample(idx, len(idx)) for e, idx in self.by_era.items()}
+        batches = []
+        for _ in range(max(1, len(self.clip_eras) // (n_eras * per_era))):
+            batch = []
+            for e in rng.sample(self.eras, n_eras):
+                for _ in range(per_era):
+                    if not pools[e]:
+                        pools[e] = rng.sample(self.by_era[e], len(self.by_era[e]))
+                    batch.append(pools[e].pop())
+            batches.append(batch)
+        return batches
+
+
+def triplets(eras: torch.Tensor, rng: random.Random) -> tuple[list[int], list[int], list[int]]:
+    """For each anchor with a same-era partner and a different-era clip in the batch."""
+    anchors, positives, negatives = [], [], []
+    labels = eras.tolist()
+    for i, e in enumerate(labels):
+        same = [j for j, f in enumerate(labels) if f == e and j != i]
+        other = [j for j, f in enumerate(labels) if f != e]
+        if same and other:
+            anchors.append(i)
+            positives.append(rng.choice(same))
+            negatives.append(rng.choice(other))
+    return anchors, positives, negatives
+
+
+# ------------------------------------------------------------------------------ losses
+
+def ragan_d_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Eq. 3 for D: real should look more real than the average fake, and vice versa."""
+    real_rel = d_real - d_fake.mean(0, keepdim=True)
+    fake_rel = d_fake - d_real.mean(0, keepdim=True)
+    return (F.binary_cross_entropy_with_logits(real_rel, torch.ones_like(real_rel))
+            + F.binary_cross_entropy_with_logits(fake_rel, torch.zeros_like(fake_rel)))
+
+
+def ragan_g_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    real_rel = d_real - d_fake.mean(0, keepdim=True)
+    fake_rel = d_fake - d_real.mean(0, keepdim=True)
+    return (F.binary_cross_entropy_with_logits(fake_rel, torch.ones_like(fake_rel))
+            + F.binary_cross_entropy_with_logits(real_rel, torch.zeros_like(real_rel)))
+
+
+def gram_style_loss(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """L1 between per-image Gram matrices of pre-ReLU VGG features; images in [-1, 1]."""
+    f_feats = vgg((fake + 1) / 2, STYLE_LAYERS)
+    with torch.no_grad():
+        r_feats = vgg((real + 1) / 2, STYLE_LAYERS)
+    return sum(F.l1_loss(gram(f_feats[n]), gram(r_feats[n])) for n in STYLE_LAYERS)
+
+
+# ------------------------------------------------------------------------------ trainer
+
+class MVNetTrainer:
+    def __init__(self, cfg: MVNetTrainConfig, progress: bool = True, command: str | None = None):
+        self.cfg, self.progress, self.command = cfg, progress, command
+        self.out = Path(cfg.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.rng = random.Random(cfg.seed)
+        self.data = MusicArtDataset(cfg, self.out, progress)
+        self.net = MVNet()
+        self.disc = Discriminator()
+        self.classifier = EraClassifier(cfg.era_count)
+        self.vgg = VGGEncoder("r31", load_vgg19_weights()).eval()
+        adam = dict(lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        self.opt_g = torch.optim.Adam(self.net.parameters(), **adam)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), **adam)
+        self.opt_c = torch.optim.Adam(self.classifier.parameters(), **adam)
+        self.triplet = torch.nn.TripletMarginLoss(margin=cfg.triplet_margin)
+        self.step = 0
+        self.epoch = 0
+        self.log_file = self.out / "log.jsonl"
+
+    # -- checkpoints
+    def modules(self) -> dict:
+        return {"net": self.net, "disc": self.disc, "classifier": self.classifier,
+                "opt_g": self.opt_g, "opt_d": self.opt_d, "opt_c": self.opt_c}
+
+    def save_checkpoint(self) -> None:
+        state = {k: m.state_dict() for k, m in self.modules().items()}
+        state.update(step=self.step, epoch=self.epoch, rng=self.rng.getstate(),
+                     torch_rng=torch.get_rng_state(), config=to_dict(self.cfg))
+        tmp = self.out / "mvnet.ckpt.tmp"
+        torch.save(state, tmp)
+        tmp.replace(self.out / "mvnet.ckpt")
+
+    def resume(self) -> None:
+        path = self.out / "mvnet.ckpt"
+        if not path.exists():
+            return
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        for k, m in self.modules().items():
+            m.load_state_dict(state[k])
+        self.step, self.epoch = state["step"], state["epoch"]
+        self.rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resuming MVNet training at epoch %d, step %d", self.epoch, self.step)
+
+    def _log(self, record: dict) -> None:
+        with open(self.log_file, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # -- one step
+    def train_step(self, batch: list[int]) -> dict[str, float]:
+        cfg, data = self.cfg, self.data
+        mel = data.mels[batch]
+        eras = torch.tensor([data.clip_eras[i] for i in batch])
+        real = torch.stack([data.painting(self.rng.choice(data.paintings_by_era[int(e)]), self.rng, cfg.crop)
+                            for e in eras])
+        z = torch.randn(len(batch), self.net.z_dim, 8, 8)
+        v = self.net.encoder(mel)
+        fake = self.net.generate(v, z)
+
+        # D and C
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d = ragan_d_loss(self.disc(real), self.disc(fake.detach()))
+        loss_d.backward()
+        self.opt_d.step()
+        self.classifier.train()
+        self.opt_c.zero_grad(set_to_none=True)
+        loss_c = F.cross_entropy(self.classifier(real), eras)
+        loss_c.backward()
+        self.opt_c.step()
+
+        # E and G
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_adv = ragan_g_loss(self.disc(real).detach(), self.disc(fake))
+        a, p, n = triplets(eras, self.rng)
+        flat = v.flatten(1)
+        loss_tri = self.triplet(flat[a], flat[p], flat[n]) if a else torch.zeros(())
+        loss_sty = gram_style_loss(self.vgg, fake, real)
+        self.classifier.eval()  # classify fakes with the statistics of real paintings
+        loss_cls = F.cross_entropy(self.classifier(fake), eras)
+        w = cfg.loss
+        total = w.adv * loss_adv + w.tri * loss_tri + w.sty * loss_sty + w.cls * loss_cls
+        total.backward()
+        self.opt_g.step()
+        self.disc.zero_grad(set_to_none=True)
+        self.classifier.zero_grad(set_to_none=True)
+        losses = {"total": total, "adv": loss_adv, "tri": loss_tri, "sty": loss_sty, "cls": loss_cls,
+                  "d": loss_d, "c": loss_c}
+        return {k: float(v.detach()) for k, v in losses.items()}
+
+    # -- evaluation
+    @torch.no_grad()
+    def generate_all(self, seed: int = 0) -> torch.Tensor:
+        """Style images for every clip with the fixed z of `seed` (as at inference)."""
+        self.net.eval()
+        out = []
+        for chunk in torch.split(self.data.mels, 32):
+            out.append(self.net(chunk, seeded_z(seed, len(chunk))))
+        self.net.train()
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Era accuracy of C on generated images (the paper's Fig. 5 metric), chance levels, and
+        mean Gram distance of generated images between eras vs within an era."""
+        images = self.generate_all()
+        eras = torch.tensor(self.data.clip_eras)
+        self.classifier.eval()
+        predicted = self.classifier(images).argmax(1)
+        counts = torch.bincount(eras, minlength=self.cfg.era_count).float()
+        feats = self.vgg((images + 1) / 2, ("conv2_1",))["conv2_1"]
+        grams = gram(feats).flatten(1)
+        dist = torch.cdist(grams, grams)
+        same = eras[:, None] == eras[None, :]
+        off_diag = ~torch.eye(len(eras), dtype=torch.bool)
+        within = dist[same & off_diag].mean().item()
+        between = dist[~same].mean().item()
+        return {"era_accuracy_generated": (predicted == eras).float().mean().item(),
+                "chance_uniform": 1.0 / len(self.data.eras),
+                "chance_majority": (counts.max() / counts.sum()).item(),
+                "gram_distance_within_era": within, "gram_distance_between_eras": between,
+                "between_over_within": between / within if within else float("nan"),
+                "clips": len(eras), "eras": [self.cfg.bins.name(e) for e in self.data.eras]}
+
+    def sample_grid(self, path: Path, per_era: int = 6) -> None:
+        images = self.generate_all()
+        rows = []
+        for e in self.data.eras:
+            idx = self.data.by_era[e][:: max(1, len(self.data.by_era[e]) // per_era)][:per_era]
+            row = [(images[i] + 1) / 2 for i in idx]
+            row += [torch.ones_like(images[0])] * (per_era - len(row))
+            rows.append(torch.cat(row, 2))
+        write_image(path, to_image(torch.cat(rows, 1)))
+
+    # -- loop
+    def train(self) -> Path:
+        cfg = self.cfg
+        self.resume()
+        t0 = time.time()
+        while self.epoch < cfg.epochs:
+            batches = self.data.epoch_batches(self.rng)
+            sums: dict[str, float] = defaultdict(float)
+            bar = tqdm(batches, desc=f"mvnet epoch {self.epoch + 1}/{cfg.epochs}", disable=not self.progress,
+                       dynamic_ncols=True, leave=False)
+            for batch in bar:
+                losses = self.train_step(batch)
+                for k, val in losses.items():
+                    sums[k] += val
+                self.step += 1
+                bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+            self.epoch += 1
+            record = {"epoch": self.epoch, "step": self.step, "seconds": round(time.time() - t0, 1),
+                      **{k: v / len(batches) for k, v in sums.items()}}
+            record.update(self.evaluate())
+            record.pop("eras")
+            self._log(record)
+            log.info("epoch %d: %s", self.epoch, {k: round(v, 4) if isinstance(v, float) else v
+                                                   for k, v in record.items()})
+            if self.epoch % cfg.sample_every_epochs == 0 or self.epoch == cfg.epochs:
+                self.sample_grid(self.out / f"samples_epoch{self.epoch:04d}.png")
+            self.save_checkpoint()
+        return self.save_final()
+
+    def save_final(self) -> Path:
+        records = [json.loads(line) for line in self.log_file.read_text().splitlines()]
+        path = self.out / "mvnet.pt"
+        torch.save({"net": self.net.state_dict(), "config": to_dict(self.cfg), "command": self.command,
+                    "data": {"audio_csv": self.cfg.audio_csv, "images_csv": self.cfg.images_csv,
+                             "pieces": len(self.data.pieces), "clips": len(self.data.clip_eras),
+                             "paintings": len(self.data.paintings)},
+                    "steps": self.step, "epochs": self.epoch, "final": records[-1] if records else None,
+                    "evaluation": self.evaluate()}, path)
+        return path
