@@ -37,6 +37,19 @@ print('ok')
     assert "ok" in result.stdout and out.exists()
 
 
+def test_visualize_runs_without_torch(tmp_path):
+    audio = REPO / "data" / "audio" / "brahms_hungarian_dance_5.ogg"
+    result = run_blocked(f"""
+from livestyle.cli import main
+code = main(['visualize', {str(audio)!r}, '-o', {str(tmp_path)!r}, '--hop', '20', '--providers', 'cpu', '--quiet'])
+assert code == 0, code
+assert not any(m.split('.')[0] == 'torch' for m in sys.modules)
+print('ok')
+""")
+    assert result.returncode == 0, result.stderr
+    assert len(list(tmp_path.glob("style_*.png"))) == 3
+
+
 def test_blocker_really_blocks():
     result = run_blocked("import torch")
     assert result.returncode != 0 and "blocked" in result.stderr

@@ -96,7 +96,7 @@ def clip_starts(n_samples: int, clip: int, count: int) -> list[int]:
     last = n_samples - clip
     third = min(n_samples // 3, last)
     others = np.linspace(0, last, count + 1).round().astype(int).tolist() if count > 1 else []
-    starts = [third] + [s for s in others if abs(s - third) > clip // 2]
+    starts = [third] + [s for s in others if abs(s - third) >= clip // 8]  # overlap is fine, repeats not
     return starts[:count]
 
 
