@@ -49,6 +49,39 @@ def cmd_stylize(args: argparse.Namespace) -> None:
                  config_path=args.config)
 
 
+def cmd_render(args: argparse.Namespace) -> None:
+    from livestyle.render import RenderJob, load_render_config, render
+
+    cfg, runtime = load_render_config(args.config)
+    for name in ("fps", "seed", "smoothing", "crf"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(cfg, name, value)
+    job = RenderJob(args.input, args.output, cfg, runtime, providers=args.providers, audio=args.audio,
+                    start=args.start, duration=args.duration, size=args.size, height=args.height,
+                    codec=args.codec, models=args.models, progress=not args.quiet)
+    stats = render(job)
+    if not args.quiet:
+        print(f"{stats.output}: {stats.frames} frames in {stats.seconds:.1f} s "
+              f"({stats.frames / max(stats.seconds, 1e-9):.2f} fps on {stats.provider})")
+
+
+def _fps(text: str) -> int | str:
+    if text == "source":
+        return text
+    return _positive_int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number of seconds, got {text!r}")
+    return value
+
+
 def cmd_visualize(args: argparse.Namespace) -> None:
     from livestyle.runtime.visualize import visualize_file
 
@@ -129,8 +162,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--providers", type=_providers, default=None,
                    help="ONNX Runtime providers in order of preference, e.g. tensorrt,cuda,cpu "
                         "(default from the runtime config: tensorrt,cuda,cpu)")
-    p.add_argument("--config", type=Path, default=None, help="runtime YAML config (see configs/runtime.yaml)")
+    p.add_argument("--config", type=Path, default=None, help="settings YAML (see configs/livestyle.yaml)")
     p.set_defaults(func=cmd_stylize)
+
+    p = sub.add_parser("render", help="restyle a movie clip with its own music",
+                       description="Restyle every frame of INPUT with style images that MVNet computes "
+                                   "20 times a second from the 8.91 s of audio centred on each moment, "
+                                   "and write OUTPUT with the original audio muxed back. Needs no torch. "
+                                   "Ctrl-C or an error leaves nothing at OUTPUT.")
+    p.add_argument("input", type=Path, help="video file with an audio track (or use --audio)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4, .mkv, .mov, .webm)")
+    p.add_argument("--fps", type=_fps, default=None, help="output frame rate, or 'source' (default 20)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the fixed noise z (default 0)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--height", type=_positive_int, help="output height, aspect ratio kept")
+    size.add_argument("--size", type=_parse_size, help="output size WxH (default: the input's size)")
+    p.add_argument("--smoothing", type=_seconds, default=None,
+                   help="time constant in seconds of the style's moving average (0: off; default 0.5)")
+    p.add_argument("--audio", type=Path, default=None, help="drive the style from, and mux, this audio file")
+    p.add_argument("--start", type=_seconds, default=0.0, help="start at this time of the input (seconds)")
+    p.add_argument("--duration", type=_seconds, default=None, help="render only this many seconds")
+    p.add_argument("--providers", type=_providers, default=None, help="e.g. tensorrt,cuda,cpu")
+    p.add_argument("--codec", default=None, help="video encoder (default libx264; libvpx-vp9 for .webm)")
+    p.add_argument("--crf", type=int, default=None, help="encoder quality, lower is better (default 20)")
+    p.add_argument("--models", type=Path, default=None, help="folder with the exported graphs (default: exported/)")
+    p.add_argument("--config", type=Path, default=None, help="settings YAML (see configs/livestyle.yaml)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("visualize", help="style images of a piece of music (MVNet)",
                        description="Turn AUDIO (any file with an audio stream) into one 64x64 style image "

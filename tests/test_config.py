@@ -9,8 +9,12 @@ from livestyle.runtime.engine import RuntimeConfig
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_shipped_runtime_config_equals_defaults():
-    assert load_config(RuntimeConfig, REPO / "configs" / "runtime.yaml") == RuntimeConfig()
+def test_shipped_config_equals_defaults():
+    from livestyle.render import RenderConfig
+
+    path = REPO / "configs" / "livestyle.yaml"
+    assert load_config(RuntimeConfig, path, section="runtime") == RuntimeConfig()
+    assert load_config(RenderConfig, path, section="render") == RenderConfig()
 
 
 def test_shipped_training_config_loads():

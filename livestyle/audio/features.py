@@ -158,10 +158,12 @@ class IncrementalMel:
         self.cache: dict[int, np.ndarray] = {}
         self.computed = 0  # frames computed in total (for tests and stats)
 
-    def window(self, audio: np.ndarray, start: int) -> np.ndarray:
-        """Same result as `log_mel_window(audio, start)`; audio must cover every sample the window
-        needs that exists (the caller feeds a buffer whose index 0 is sample 0)."""
+    def window(self, audio, start: int) -> np.ndarray:
+        """Same result as `log_mel_window(audio, start)`. `audio` is an array whose index 0 is
+        sample 0, or anything with `read(start, length)` returning silence-padded samples (an
+        `AudioTimeline`)."""
         cfg = self.cfg
+        read = audio.read if hasattr(audio, "read") else (lambda s, n: window_samples(audio, s, n))
         if start % cfg.hop:
             raise ValueError(f"window start {start} is not on the hop grid ({cfg.hop})")
         half, n = cfg.n_fft // 2, cfg.n_frames
@@ -170,19 +172,27 @@ class IncrementalMel:
         columns = np.empty((cfg.n_mels, n))
         missing = [j for j in range(n) if interior[j] and int(centres[j]) not in self.cache]
         if missing:
-            frames = np.stack([window_samples(audio, int(centres[j]) - half, cfg.n_fft) for j in missing])
+            frames = np.stack([read(int(centres[j]) - half, cfg.n_fft) for j in missing])
             for j, column in zip(missing, self.front.mel_frames(frames).T):
                 self.cache[int(centres[j])] = column
             self.computed += len(missing)
         for j in np.flatnonzero(interior):
             columns[:, j] = self.cache[int(centres[j])]
-        edges = np.flatnonzero(~interior)
-        if len(edges):
-            clip = window_samples(audio, start, cfg.clip_samples)
-            padded = np.pad(clip, half, mode="reflect")
-            frames = np.stack([padded[j * cfg.hop:j * cfg.hop + cfg.n_fft] for j in edges])
-            columns[:, edges] = self.front.mel_frames(frames)
-            self.computed += len(edges)
+        # edge frames read the window's reflect padding: rebuild just the ends of the window
+        rel = centres - start  # centres relative to the window
+        head = np.flatnonzero(rel - half < 0)
+        tail = np.flatnonzero(rel + half > cfg.clip_samples)
+        if len(head):
+            segment = read(start, int(rel[head[-1]]) + half)
+            padded = np.pad(segment, (half, 0), mode="reflect")
+            frames = np.stack([padded[int(rel[j]):int(rel[j]) + cfg.n_fft] for j in head])
+            columns[:, head] = self.front.mel_frames(frames)
+        if len(tail):
+            a = int(rel[tail[0]]) - half
+            padded = np.pad(read(start + a, cfg.clip_samples - a), (0, half), mode="reflect")
+            frames = np.stack([padded[int(rel[j]) - half - a:int(rel[j]) + half - a] for j in tail])
+            columns[:, tail] = self.front.mel_frames(frames)
+        self.computed += len(head) + len(tail)
         for key in [k for k in self.cache if k < start]:
             del self.cache[key]
         return self.front.to_input(columns)

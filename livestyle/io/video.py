@@ -1,27 +1,149 @@
-"""Video files through PyAV."""
+"""Video files through PyAV: probing, streaming decode, and an encoder that muxes audio back in.
+
+Times are seconds from the input's zero: the earliest start time of its streams, so audio and
+video keep the offset they had in the source.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
 import av
 import numpy as np
 
 from livestyle.errors import UserError
 
+log = logging.getLogger(__name__)
 
-def open_video(path: str | Path) -> av.container.InputContainer:
+# Audio codecs each output format can carry as a stream copy; anything else is re-encoded.
+COPYABLE_AUDIO = {
+    "mp4": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"},
+    "mov": {"aac", "mp3", "alac", "ac3", "pcm_s16le"},
+    "matroska": None,  # Matroska takes any codec
+    "webm": {"opus", "vorbis"},
+}
+DEFAULT_VIDEO_CODEC = {"webm": "libvpx-vp9"}
+DEFAULT_AUDIO_CODEC = {"webm": "libopus"}
+
+
+def open_media(path: str | Path) -> av.container.InputContainer:
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, expected a media file")
     try:
-        container = av.open(str(path))
+        return av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
         raise UserError(f"{path}: not a readable media file ({exc})") from None
+
+
+def open_video(path: str | Path) -> av.container.InputContainer:
+    container = open_media(path)
     if not container.streams.video:
         container.close()
         raise UserError(f"{path}: has no video stream")
     return container
+
+
+def _start(stream) -> float:
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+
+
+@dataclass
+class MediaInfo:
+    path: Path
+    width: int
+    height: int           # as displayed (after rotation)
+    fps: Fraction
+    duration: float       # seconds of video
+    rotation: int         # degrees the decoder reports; frames are turned upright
+    zero: float           # the input's time zero (earliest stream start)
+    has_audio: bool
+    audio_codec: str | None
+    audio_rate: int | None
+    audio_channels: int | None
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Stream facts needed before rendering; decodes the first frame to learn the rotation."""
+    with open_video(path) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        zero = min(_start(s) for s in [video] + ([audio] if audio else []))
+        fps = video.average_rate or video.guessed_rate or Fraction(25)
+        if video.duration is not None:
+            duration = float(video.duration * video.time_base) + _start(video) - zero
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        else:
+            duration = 0.0
+        rotation = 0
+        try:
+            first = next(container.decode(video))
+            rotation = int(getattr(first, "rotation", 0) or 0) % 360
+        except (StopIteration, av.error.FFmpegError):
+            raise UserError(f"{path}: the video stream has no decodable frames") from None
+        w, h = video.codec_context.width, video.codec_context.height
+        if rotation in (90, 270):
+            w, h = h, w
+        return MediaInfo(Path(path), w, h, Fraction(fps), duration, rotation, zero, audio is not None,
+                         audio.codec_context.name if audio else None,
+                         audio.codec_context.sample_rate if audio else None,
+                         audio.codec_context.channels if audio else None)
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Undo the display rotation the container asks for (counter-clockwise degrees)."""
+    turns = {0: 0, 90: 1, 180: 2, 270: 3}.get(rotation % 360, 0)
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def decode_video(path: str | Path, zero: float, start: float = 0.0, rotation: int = 0) -> Iterator[tuple[float, np.ndarray]]:
+    """(time, RGB uint8 frame) from `start` on, streaming; any pixel format the decoder gives."""
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        if start > 0:
+            container.seek(int((start + zero) / stream.time_base), stream=stream, backward=True)
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            t = float(frame.pts * stream.time_base) - zero
+            if t < start - 1e-6:
+                continue
+            yield t, upright(frame.to_ndarray(format="rgb24"), rotation)
+
+
+def decode_audio(path: str | Path, sample_rate: int, zero: float = 0.0,
+                 start: float = 0.0) -> Iterator[tuple[float, np.ndarray]]:
+    """(time of first sample, mono float32 chunk at `sample_rate`) from `start` on."""
+    with open_media(path) as container:
+        if not container.streams.audio:
+            raise UserError(f"{path}: has no audio stream")
+        stream = container.streams.audio[0]
+        if start > 0:
+            container.seek(int((start + zero) / stream.time_base), stream=stream, backward=True)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        position = None
+        try:
+            for frame in container.decode(stream):
+                if position is None:
+                    position = (float(frame.pts * stream.time_base) - zero) if frame.pts is not None else 0.0
+                for out in resampler.resample(frame):
+                    chunk = out.to_ndarray().reshape(-1)
+                    yield position, chunk
+                    position += len(chunk) / sample_rate
+            for out in resampler.resample(None):
+                chunk = out.to_ndarray().reshape(-1)
+                yield position or 0.0, chunk
+        except av.error.FFmpegError as exc:
+            raise UserError(f"{path}: audio stream cannot be decoded ({exc})") from None
 
 
 def sample_frames(path: str | Path, count: int) -> list[np.ndarray]:
@@ -38,3 +160,219 @@ def sample_frames(path: str | Path, count: int) -> list[np.ndarray]:
             if index in wanted:
                 frames.append(frame.to_ndarray(format="rgb24"))
         return frames
+
+
+def container_format(path: Path) -> str:
+    """FFmpeg muxer name for an output path, from its extension."""
+    try:
+        fmt = av.format.ContainerFormat(path.suffix.lstrip(".").lower() or "mp4", "w")
+    except (ValueError, av.error.FFmpegError):
+        fmt = None
+    if fmt is None or not path.suffix:
+        guesses = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+        name = guesses.get(path.suffix.lower())
+        if name is None:
+            raise UserError(f"{path}: unknown output container {path.suffix!r} (use .mp4, .mov, .mkv or .webm)")
+        return name
+    return fmt.name.split(",")[0]
+
+
+def check_encoder(name: str) -> None:
+    try:
+        codec = av.codec.Codec(name, "w")
+    except (ValueError, av.error.FFmpegError):
+        raise UserError(f"unknown video codec {name!r}; this FFmpeg can encode e.g. "
+                        f"{', '.join(c for c in ('libx264', 'libx265', 'libvpx-vp9', 'mpeg4') if c in av.codecs_available)}") from None
+    if codec.type != "video":
+        raise UserError(f"{name!r} is a {codec.type} codec, not a video codec")
+
+
+class VideoWriter:
+    """Encode RGB frames at a fixed rate and mux an audio track in.
+
+    Writes to `tmp_path`; `commit()` renames it to the target only after the file is complete,
+    `abort()` deletes it. Audio is stream-copied when the output format can carry the source codec
+    and no trimming is asked for; otherwise it is re-encoded (AAC, or Opus for WebM) with
+    sample-exact trimming. Audio is interleaved as video is written, so memory stays flat.
+    """
+
+    def __init__(self, target: Path, width: int, height: int, fps: Fraction, codec: str | None = None,
+                 crf: int = 20, audio_source: Path | None = None, audio_zero: float = 0.0,
+                 audio_start: float = 0.0, end_time: float | None = None):
+        self.target = target
+        self.fmt = container_format(target)
+        self.tmp_path = target.with_name(f".{target.stem}.partial{target.suffix}")
+        codec = codec or DEFAULT_VIDEO_CODEC.get(self.fmt, "libx264")
+        check_encoder(codec)
+        try:
+            self.output = av.open(str(self.tmp_path), mode="w", format=self.fmt)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise UserError(f"{target}: cannot write here ({exc})") from None
+        self.fps = fps
+        self.width, self.height = width + width % 2, height + height % 2  # 4:2:0 needs even sizes
+        self.video = self.output.add_stream(codec, rate=fps)
+        self.video.width, self.video.height = self.width, self.height
+        self.video.pix_fmt = "yuv420p"
+        self.time_base = Fraction(1, 1) / fps  # kept: the muxer changes the stream's own later
+        self.video.time_base = self.time_base
+        options = {"crf": str(crf)}
+        if codec in ("libx264", "libx265"):
+            options["preset"] = "veryfast"
+        elif codec.startswith("libvpx"):
+            options.update({"b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"})
+        self.video.options = options
+        self.frames = 0
+        self.end_time = end_time
+        self.audio = None
+        if audio_source is not None:
+            self.audio = _AudioMux(self.output, self.fmt, audio_source, audio_zero, audio_start, end_time)
+
+    def write(self, rgb: np.ndarray) -> None:
+        h, w = rgb.shape[:2]
+        if (w, h) != (self.width, self.height):
+            rgb = np.pad(rgb, ((0, self.height - h), (0, self.width - w), (0, 0)), mode="edge")
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = self.frames
+        frame.time_base = self.time_base
+        self.output.mux(self.video.encode(frame))
+        self.frames += 1
+        if self.audio is not None:
+            self.audio.mux_until(self.frames / self.fps)
+
+    def commit(self) -> Path:
+        self.output.mux(self.video.encode(None))
+        if self.audio is not None:
+            self.audio.mux_until(self.end_time if self.end_time is not None else float(self.frames / self.fps),
+                                 final=True)
+            self.audio.close()
+        self.output.close()
+        os.replace(self.tmp_path, self.target)
+        return self.target
+
+    def abort(self) -> None:
+        try:
+            if self.audio is not None:
+                self.audio.close()
+            self.output.close()
+        except Exception:  # noqa: BLE001 - closing a half-written file may fail; we delete it anyway
+            pass
+        self.tmp_path.unlink(missing_ok=True)
+
+
+class _AudioMux:
+    """The audio side of VideoWriter: copies packets or re-encodes frames up to a given time."""
+
+    def __init__(self, output, fmt: str, source: Path, zero: float, start: float, end_time: float | None):
+        self.output = output
+        self.input = open_media(source)
+        if not self.input.streams.audio:
+            raise UserError(f"{source}: has no audio stream")
+        self.in_stream = self.input.streams.audio[0]
+        self.zero, self.start, self.end_time = zero, start, end_time
+        copyable = COPYABLE_AUDIO.get(fmt, set())
+        name = self.in_stream.codec_context.name
+        self.copy = start == 0 and (copyable is None or name in copyable)
+        if self.copy:
+            self.out_stream = output.add_stream_from_template(self.in_stream)
+            self.packets = self.input.demux(self.in_stream)
+        else:
+            ctx = self.in_stream.codec_context
+            rate = ctx.sample_rate if ctx.sample_rate in (48000, 44100, 32000, 24000, 22050, 16000) else 48000
+            codec = DEFAULT_AUDIO_CODEC.get(fmt, "aac")
+            if codec == "libopus":
+                rate = 48000
+            self.out_stream = output.add_stream(codec, rate=rate, layout="stereo" if ctx.channels != 1 else "mono")
+            self.resampler = None
+            self.frames = self.input.decode(self.in_stream)
+            self.samples_out = 0
+            self.fifo = av.AudioFifo()
+        self.done = False
+        log.debug("audio %s: %s", "copied" if self.copy else "re-encoded", name)
+
+    def mux_until(self, t: float, final: bool = False) -> None:
+        """Write audio up to output time t (a little ahead of the video, as muxers like)."""
+        if self.done:
+            return
+        limit = t if final else t + 0.5
+        if self.end_time is not None:
+            limit = min(limit, self.end_time)
+        if self.copy:
+            self._copy_until(limit, final)
+        else:
+            self._encode_until(limit, final)
+
+    def _copy_until(self, limit: float, final: bool) -> None:
+        tb = self.in_stream.time_base
+        for packet in self.packets:
+            if packet.dts is None or packet.pts is None:
+                continue
+            t = float(packet.pts * tb) - self.zero
+            if self.end_time is not None and t >= self.end_time:
+                self.done = True
+                return
+            shift = int(round(self.zero / tb))
+            packet.pts -= shift
+            packet.dts -= shift
+            packet.stream = self.out_stream
+            self.output.mux(packet)
+            if t >= limit and not final:
+                return
+        self.done = True
+
+    def _encode_until(self, limit: float, final: bool) -> None:
+        rate = self.out_stream.codec_context.sample_rate
+        target = int(round(limit * rate))
+        if self.resampler is None:
+            self.resampler = av.AudioResampler(format=self.out_stream.codec_context.format.name,
+                                               layout=self.out_stream.codec_context.layout.name, rate=rate)
+        while self.samples_out + self.fifo.samples < target:
+            frame = next(self.frames, None)
+            if frame is None:
+                break
+            if frame.pts is not None:
+                t = float(frame.pts * self.in_stream.time_base) - self.zero - self.start
+                if t + frame.samples / frame.sample_rate <= 0:
+                    continue  # before --start
+                skip = int(round(-t * frame.sample_rate)) if t < 0 else 0
+            else:
+                skip = 0
+            for out in self.resampler.resample(frame):
+                if skip:
+                    n = int(round(skip * rate / frame.sample_rate))
+                    arr = out.to_ndarray()
+                    if n >= arr.shape[-1]:
+                        skip = 0
+                        continue
+                    out = _trimmed(out, n)
+                    skip = 0
+                out.pts = None
+                self.fifo.write(out)
+        size = self.out_stream.codec_context.frame_size or 1024
+        want = target - self.samples_out
+        while want > 0 and self.fifo.samples > 0:
+            take = min(size, want, self.fifo.samples)
+            if take < size and not final and self.fifo.samples < want:
+                break
+            chunk = self.fifo.read(take)
+            chunk.pts = self.samples_out
+            chunk.time_base = Fraction(1, rate)
+            chunk.sample_rate = rate
+            self.output.mux(self.out_stream.encode(chunk))
+            self.samples_out += take
+            want -= take
+        if final:
+            self.output.mux(self.out_stream.encode(None))
+            self.done = True
+
+    def close(self) -> None:
+        self.input.close()
+
+
+def _trimmed(frame: av.AudioFrame, skip: int) -> av.AudioFrame:
+    """The frame without its first `skip` samples."""
+    arr = frame.to_ndarray()
+    planar = frame.format.is_planar
+    arr = arr[:, skip:] if planar else arr[:, skip * len(frame.layout.channels):]
+    out = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr), format=frame.format.name, layout=frame.layout.name)
+    out.sample_rate = frame.sample_rate
+    return out

@@ -25,7 +25,7 @@ def stylize_file(content: Path, style: Path, output: Path, size: tuple[int, int]
                  height: int | None = None, style_size: int = 256, models: Path | None = None,
                  providers: tuple[str, ...] | None = None, config_path: Path | None = None) -> Path:
     """Restyle `content` with `style`; output has the content's size unless `size`/`height`."""
-    cfg = load_config(RuntimeConfig, config_path)
+    cfg = load_config(RuntimeConfig, config_path, section="runtime")
     # read inputs and check the output before loading any model: fail fast on user mistakes
     content_image = read_image(content)
     style_image = read_image(style)

@@ -69,7 +69,11 @@ class STNetRunner:
 
     def style_state(self, style: np.ndarray) -> StyleState:
         """style: RGB uint8 (h,w,3), any size (the statistics are global)."""
-        out = self.style_session.run(style=to_nchw(style))
+        return self.style_state_tensor(to_nchw(style))
+
+    def style_state_tensor(self, style: np.ndarray) -> StyleState:
+        """style: float32 (1,3,h,w) in [0,1]."""
+        out = self.style_session.run(style=style)
         mean, matrix = out["s_mean"], out["s_matrix"]
         if mean.shape != (1, self.channels) or matrix.shape != (1, 32, 32):
             raise UserError(f"{self.style_session.path}: outputs {mean.shape}, {matrix.shape} do not "

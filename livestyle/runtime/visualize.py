@@ -40,7 +40,7 @@ def visualize_file(audio_path: Path, out_dir: Path, seed: int = 0, hop: float = 
                    config_path: Path | None = None, progress: bool = True) -> list[Path]:
     if hop <= 0:
         raise UserError(f"--hop must be positive, got {hop}")
-    cfg = load_config(RuntimeConfig, config_path)
+    cfg = load_config(RuntimeConfig, config_path, section="runtime")
     runner = MVNetRunner(Engine(cfg, providers), models_dir(models))
     mel_cfg = runner.mel_config
     audio = load_audio(audio_path, mel_cfg.sample_rate)
