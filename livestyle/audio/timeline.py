@@ -75,8 +75,8 @@ class AudioTimeline:
         """Samples [start, start + length) as float64, silence outside what was received."""
         out = np.zeros(length, dtype=np.float64)
         with self._cond:
-            if self._offset > 0 and start < self._offset:
-                raise ValueError(f"samples before {self._offset} were already released")
+            if 0 < self._consumed and start < self._consumed:
+                raise ValueError(f"samples before {self._consumed} were already released")
             lo, hi = max(start, self._offset), min(start + length, self.end)
             if hi > lo:
                 out[lo - start:hi - start] = self._buf[lo - self._offset:hi - self._offset]
