@@ -145,3 +145,21 @@ def test_short_run_logs_checkpoints_and_resumes(tiny_set, tmp_path):
     assert [r["epoch"] for r in records] == [1, 2]
     state = torch.load(path, weights_only=False)
     assert state["epochs"] == 2 and "opt_g" not in state and "evaluation" in state
+
+
+def test_starter_renders_a_score_with_fluidsynth(tmp_path):
+    """One real music21 score through the starter set's renderer (needs Debian's fluidsynth and
+    fluid-soundfont-gm, which `make test` installs)."""
+    from music21 import corpus
+
+    from livestyle.train.starter import find_soundfont, normalise_loudness, render_midi
+
+    midi, wav = tmp_path / "bwv.mid", tmp_path / "bwv.wav"
+    corpus.parse("bach/bwv66.6").write("midi", fp=str(midi))
+    assert render_midi(midi, wav, find_soundfont(), 22050, timeout=60)
+    audio = load_audio(wav)
+    assert len(audio) > 10 * 22050 and np.abs(audio).max() > 0.01
+    level = normalise_loudness(audio)
+    rms, peak, limit = np.sqrt(np.mean(level.astype(np.float64) ** 2)), np.abs(level).max(), 10 ** (-1 / 20)
+    assert peak <= limit + 1e-6
+    assert rms == pytest.approx(0.1, rel=1e-3) or peak == pytest.approx(limit, rel=1e-4)  # -20 dBFS or limited
