@@ -102,26 +102,18 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from livestyle.config import load_config
+
     if args.model == "stnet":
-        from livestyle.config import load_config
-        from livestyle.train.stnet import STNetTrainConfig, STNetTrainer
-
-        cfg = load_config(STNetTrainConfig, args.config)
-        if args.out_dir:
-            cfg.out_dir = args.out_dir
-        command = shlex.join(["livestyle", *sys.argv[1:]])
-        path = STNetTrainer(cfg, progress=not args.quiet, command=command).train()
-        print(f"trained weights: {path}")
-    elif args.model == "mvnet":
-        from livestyle.config import load_config
-        from livestyle.train.mvnet import MVNetTrainConfig, MVNetTrainer
-
-        cfg = load_config(MVNetTrainConfig, args.config)
-        if args.out_dir:
-            cfg.out_dir = args.out_dir
-        command = shlex.join(["livestyle", *sys.argv[1:]])
-        path = MVNetTrainer(cfg, progress=not args.quiet, command=command).train()
-        print(f"trained weights: {path}")
+        from livestyle.train.stnet import STNetTrainConfig as Config, STNetTrainer as Trainer
+    else:
+        from livestyle.train.mvnet import MVNetTrainConfig as Config, MVNetTrainer as Trainer
+    cfg = load_config(Config, args.config)
+    if args.out_dir:
+        cfg.out_dir = args.out_dir
+    command = shlex.join(["livestyle", *sys.argv[1:]])
+    path = Trainer(cfg, progress=not args.quiet, command=command).train()
+    print(f"trained weights: {path}")
 
 
 def cmd_data(args: argparse.Namespace) -> None:
