@@ -2,7 +2,8 @@
 
 Every stage is a function run in its own thread. Queues are bounded, so a fast stage waits for a
 slow one (back-pressure) and memory does not grow with the length of the input. Any exception
-stops all stages; `run()` re-raises the first one in the calling thread.
+stops all stages; `run()` re-raises the first one in the calling thread. The last stage may also
+set `stop` when it has all it needs: producers still running ahead then end quietly.
 """
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ def render(job: RenderJob) -> RenderStats:
         position = None
         for t, chunk in decode_audio(audio_source, sr, zero=audio_zero, start=job.start):
             if pipeline.stop.is_set():
-                return
+                break
             if position is None:
                 position = int(round((t - job.start) * sr))
             if position < 0:  # decoding starts at the keyframe before --start
@@ -245,6 +245,9 @@ def render(job: RenderJob) -> RenderStats:
                 writer.write(item[1])
                 stats.frames += 1
                 bar.update(1)
+        # every frame is written: stop the producers still ahead of us (audio read-ahead, style
+        # ticks past the last frame) instead of letting them block on full queues
+        pipeline.stop.set()
 
     for name, fn in (("audio reader", audio_reader), ("video reader", video_reader),
                      ("style worker", style_worker), ("stylize worker", stylize_worker),

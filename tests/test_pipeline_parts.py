@@ -91,3 +91,27 @@ def test_smoothing_is_an_ema_with_the_given_time_constant():
         out = smooth(b)
     assert out.mean[0, 0] == pytest.approx(1 - np.exp(-1), abs=1e-6)
     assert out.matrix[0, 3, 3] == pytest.approx(1 - np.exp(-1), abs=1e-6)
+
+
+def test_consumer_finishing_stops_producers_that_run_ahead():
+    """A producer with more to give than the consumer wants must not hang the pipeline."""
+    p = Pipeline()
+    q = p.channel(2)
+
+    def endless():
+        i = 0
+        while True:
+            q.put(i)
+            i += 1
+
+    def consumer():
+        for _ in range(5):
+            q.get()
+        p.stop.set()
+
+    p.stage("producer", endless)
+    p.stage("consumer", consumer)
+    t = threading.Thread(target=p.run)
+    t.start()
+    t.join(5)
+    assert not t.is_alive() and not p.errors
