@@ -52,21 +52,26 @@ print(json.dumps({"frames": stats.frames, "seconds": round(stats.seconds, 1),
 
 
 def loop_clip(path: Path, times: int) -> None:
-    """The bundled clip repeated `times` times, packets copied with shifted timestamps."""
-    with av.open(str(CLIP)) as first:
-        length = {s.index: s.duration for s in first.streams}
+    """The bundled clip repeated `times` times, packets copied with shifted timestamps (each loop
+    starts one packet after the previous one ended, so timestamps stay monotonic)."""
     with av.open(str(path), "w", format="matroska") as out:
         with av.open(str(CLIP)) as src:
             mapping = {s.index: out.add_stream_from_template(s) for s in src.streams if s.type in ("video", "audio")}
-        for k in range(times):
+        end = {i: 0 for i in mapping}  # per stream: where the previous loop ended
+        for _ in range(times):
+            shift = dict(end)
             with av.open(str(CLIP)) as src:
+                first = {}
                 for packet in src.demux():
-                    if packet.dts is None or packet.stream.index not in mapping:
+                    i = packet.stream.index
+                    if packet.dts is None or i not in mapping:
                         continue
-                    shift = k * length[packet.stream.index]
-                    packet.pts += shift
-                    packet.dts += shift
-                    packet.stream = mapping[packet.stream.index]
+                    first.setdefault(i, packet.dts)
+                    delta = shift[i] - first[i]
+                    packet.pts += delta
+                    packet.dts += delta
+                    end[i] = max(end[i], packet.dts + (packet.duration or 1) + 1, packet.pts + (packet.duration or 1))
+                    packet.stream = mapping[i]
                     out.mux(packet)
 
 
@@ -78,7 +83,7 @@ def run(src: Path, out: Path, height: int, providers: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--heights", type=int, nargs="+", default=[256, 360])
+    parser.add_argument("--heights", type=int, nargs="*", default=[256, 360])
     parser.add_argument("--providers", default="cpu")
     parser.add_argument("--long", action="store_true", help="also the 10-minute looped clip")
     parser.add_argument("--long-height", type=int, default=36)

@@ -215,11 +215,11 @@ class VideoWriter:
         self.video.pix_fmt = "yuv420p"
         self.time_base = Fraction(1, 1) / fps  # kept: the muxer changes the stream's own later
         self.video.time_base = self.time_base
-        options = {"crf": str(crf)}
+        options = {}
         if codec in ("libx264", "libx265"):
-            options["preset"] = "veryfast"
+            options = {"crf": str(crf), "preset": "veryfast"}
         elif codec.startswith("libvpx"):
-            options.update({"b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"})
+            options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}
         self.video.options = options
         self.frames = 0
         self.end_time = end_time
