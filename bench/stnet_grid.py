@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from livestyle.io.images import fit_height, read_image, write_image
+from livestyle.io.images import fit_height, read_image, resize_shorter, write_image
 from livestyle.io.video import sample_frames
 from livestyle.runtime.engine import Engine
 from livestyle.runtime.models import models_dir
-from livestyle.runtime.stylize import shorter_side
 from livestyle.runtime.stylizer import STNetRunner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,7 +51,7 @@ def main() -> None:
     rows = [np.concatenate([blank] + [tile(s, h, w) for s in styles], axis=1)]
     for content in contents:
         frame = tile(content, h, w)
-        outputs = [runner.stylize(frame, runner.style_state(shorter_side(s, 256))) for s in styles]
+        outputs = [runner.stylize(frame, runner.style_state(resize_shorter(s, 256))) for s in styles]
         rows.append(np.concatenate([frame] + outputs, axis=1))
     write_image(args.output, np.concatenate(rows, axis=0))
     print(f"wrote {args.output}")

@@ -69,3 +69,11 @@ def fit_height(image: np.ndarray, height: int) -> np.ndarray:
     h, w = image.shape[:2]
     width = max(2, int(round(w * height / h / 2)) * 2)
     return resize_to(image, width, height)
+
+
+def resize_shorter(image: np.ndarray, side: int) -> np.ndarray:
+    """Resize so the shorter side is `side` (aspect kept; neither side ends up below `side`)."""
+    h, w = image.shape[:2]
+    scale = side / min(h, w)
+    size = (max(side, round(w * scale)), max(side, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)

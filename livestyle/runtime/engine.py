@@ -137,10 +137,9 @@ def provider_options(name: str, cfg: RuntimeConfig, dynamic_inputs: dict | None 
 class Session:
     """One ONNX graph, loaded; `run(**inputs)` returns a dict of outputs."""
 
-    def __init__(self, inner: Any, path: Path, requested: tuple[str, ...]):
+    def __init__(self, inner: Any, path: Path):
         self.inner = inner
         self.path = path
-        self.requested = requested
         self.input_names = [i.name for i in inner.get_inputs()]
         self.output_names = [o.name for o in inner.get_outputs()]
 
@@ -264,7 +263,7 @@ class Engine:
             if printed and printed[0].strip():
                 log.debug("onnxruntime printed while loading %s:\n%s", path.name, printed[0])
             if inner is not None:
-                session = Session(inner, path, tuple(self.requested))
+                session = Session(inner, path)
                 if session.provider == first:
                     self._report(first)
                     return session

@@ -7,18 +7,12 @@ from pathlib import Path
 
 from livestyle.config import load_config
 from livestyle.errors import UserError
-from livestyle.io.images import fit_height, read_image, resize_to, write_image
+from livestyle.io.images import fit_height, read_image, resize_shorter, resize_to, write_image
 from livestyle.runtime.engine import Engine, RuntimeConfig
 from livestyle.runtime.models import models_dir
 from livestyle.runtime.stylizer import STNetRunner
 
 log = logging.getLogger(__name__)
-
-
-def shorter_side(image, side: int):
-    h, w = image.shape[:2]
-    scale = side / min(h, w)
-    return resize_to(image, max(1, round(w * scale)), max(1, round(h * scale)))
 
 
 def stylize_file(content: Path, style: Path, output: Path, size: tuple[int, int] | None = None,
@@ -36,7 +30,7 @@ def stylize_file(content: Path, style: Path, output: Path, size: tuple[int, int]
     elif height is not None:
         content_image = fit_height(content_image, height)
     runner = STNetRunner(Engine(cfg, providers), models_dir(models))
-    state = runner.style_state(shorter_side(style_image, style_size))
+    state = runner.style_state(resize_shorter(style_image, style_size))
     result = runner.stylize(content_image, state)
     write_image(output, result)
     log.info("wrote %s (%dx%d, %s)", output, result.shape[1], result.shape[0], runner.provider)

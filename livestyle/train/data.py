@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from livestyle.errors import UserError
-from livestyle.io.images import IMAGE_EXTENSIONS, read_image
+from livestyle.io.images import IMAGE_EXTENSIONS, read_image, resize_shorter
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,6 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
 def to_image(tensor: torch.Tensor) -> np.ndarray:
     """float (3,H,W) in [0,1] -> RGB uint8 (H,W,3)."""
     return (tensor.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
-
-
-def resize_shorter(image: np.ndarray, side: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    scale = side / min(h, w)
-    size = (max(side, round(w * scale)), max(side, round(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
 
 
 class ImageFolder:
