@@ -182,7 +182,7 @@ def render(job: RenderJob) -> RenderStats:
 
     def video_reader() -> None:
         index, previous = 0, None
-        for t, frame in decode_video(job.input, info.zero, job.start, info.rotation):
+        for t, frame in decode_video(job.input, info.zero, job.start, info.orientation):
             t -= job.start
             frame = resize_to(frame, width, height)
             if cfg.fps == "source":

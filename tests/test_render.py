@@ -12,6 +12,8 @@ from livestyle.audio.decode import load_audio
 from livestyle.cli import main
 from livestyle.io.video import decode_video
 
+from helpers import layout
+
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "data" / "video" / "big_buck_bunny_cut_10s.mp4"
 TCHAIKOVSKY = REPO / "data" / "audio" / "tchaikovsky_sugar_plum_fairy_macleod.ogg"
@@ -91,14 +93,6 @@ def test_bundled_clip_frames_duration_and_audio_sync(tmp_path):
     src = load_audio(CLIP, 22050, start=2.0, duration=3.0)
     got = load_audio(out, 22050)
     assert abs(audio_offset(src, got, 22050)) < 0.025
-
-
-def layout(image: np.ndarray) -> np.ndarray:
-    """Coarse light/dark layout (32x18 luminance, mean removed): survives stylisation."""
-    import cv2
-
-    g = cv2.resize(image, (32, 18), interpolation=cv2.INTER_AREA).astype(float).mean(2)
-    return (g - g.mean()).ravel()
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,45 @@ def _start(stream) -> float:
     return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
 
 
+@dataclass(frozen=True)
+class Orientation:
+    """How to turn a decoded frame upright, as FFmpeg's own player and CLI do (autorotate).
+
+    Phones store portrait video as landscape frames plus a display matrix; mirrored front-camera
+    clips add a flip. The matrix's 2x2 part is one of the eight signed permutations; it says
+    whether the axes are swapped and which display axis is reversed. The mapping was checked
+    against `ffmpeg` 9's autorotate for all eight (see tests/test_orientation.py).
+    """
+
+    transpose: bool = False
+    hflip: bool = False
+    vflip: bool = False
+
+    @classmethod
+    def from_display_matrix(cls, matrix) -> "Orientation":
+        """`matrix`: the 9 int32 of AV_FRAME_DATA_DISPLAYMATRIX (a, b, u, c, d, v, x, y, w)."""
+        a, b, c, d = (float(matrix[i]) for i in (0, 1, 3, 4))
+        if abs(b) > abs(a):  # axes swapped: 90 or 270 degrees, possibly mirrored
+            return cls(True, c < 0, b < 0)
+        return cls(False, a < 0, d < 0)
+
+    @classmethod
+    def of(cls, frame: av.VideoFrame) -> "Orientation":
+        for side in frame.side_data:
+            if side.type.name == "DISPLAYMATRIX":
+                return cls.from_display_matrix(np.frombuffer(bytes(side), dtype="<i4", count=9))
+        return cls()
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        if self.transpose:
+            image = image.transpose(1, 0, 2)
+        if self.hflip:
+            image = image[:, ::-1]
+        if self.vflip:
+            image = image[::-1]
+        return np.ascontiguousarray(image) if self != Orientation() else image
+
+
 @dataclass
 class MediaInfo:
     path: Path
@@ -62,7 +101,7 @@ class MediaInfo:
     height: int           # as displayed (after rotation)
     fps: Fraction
     duration: float       # seconds of video
-    rotation: int         # degrees the decoder reports; frames are turned upright
+    orientation: Orientation  # from the display matrix; frames are turned upright
     zero: float           # the input's time zero (earliest stream start)
     has_audio: bool
     audio_codec: str | None
@@ -83,29 +122,24 @@ def probe(path: str | Path) -> MediaInfo:
             duration = container.duration / av.time_base
         else:
             duration = 0.0
-        rotation = 0
         try:
             first = next(container.decode(video))
-            rotation = int(getattr(first, "rotation", 0) or 0) % 360
         except (StopIteration, av.error.FFmpegError):
             raise UserError(f"{path}: the video stream has no decodable frames") from None
+        orientation = Orientation.of(first)
         w, h = video.codec_context.width, video.codec_context.height
-        if rotation in (90, 270):
+        if orientation.transpose:
             w, h = h, w
-        return MediaInfo(Path(path), w, h, Fraction(fps), duration, rotation, zero, audio is not None,
+        return MediaInfo(Path(path), w, h, Fraction(fps), duration, orientation, zero, audio is not None,
                          audio.codec_context.name if audio else None,
                          audio.codec_context.sample_rate if audio else None,
                          audio.codec_context.channels if audio else None)
 
 
-def upright(image: np.ndarray, rotation: int) -> np.ndarray:
-    """Undo the display rotation the container asks for (counter-clockwise degrees)."""
-    turns = {0: 0, 90: 1, 180: 2, 270: 3}.get(rotation % 360, 0)
-    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
-
-
-def decode_video(path: str | Path, zero: float, start: float = 0.0, rotation: int = 0) -> Iterator[tuple[float, np.ndarray]]:
-    """(time, RGB uint8 frame) from `start` on, streaming; any pixel format the decoder gives."""
+def decode_video(path: str | Path, zero: float, start: float = 0.0,
+                 orientation: Orientation = Orientation()) -> Iterator[tuple[float, np.ndarray]]:
+    """(time, RGB uint8 frame) from `start` on, streaming; any pixel format the decoder gives,
+    turned upright by `orientation` (from `probe`)."""
     with open_video(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -117,7 +151,7 @@ def decode_video(path: str | Path, zero: float, start: float = 0.0, rotation: in
             t = float(frame.pts * stream.time_base) - zero
             if t < start - 1e-6:
                 continue
-            yield t, upright(frame.to_ndarray(format="rgb24"), rotation)
+            yield t, orientation.apply(frame.to_ndarray(format="rgb24"))
 
 
 def decode_audio(path: str | Path, sample_rate: int, zero: float = 0.0,
