@@ -66,6 +66,31 @@ def cmd_render(args: argparse.Namespace) -> None:
               f"({stats.frames / max(stats.seconds, 1e-9):.2f} fps on {stats.provider})")
 
 
+def cmd_bench(args: argparse.Namespace) -> None:
+    from livestyle.bench import BenchConfig, format_table, run_bench, write_json
+    from livestyle.config import load_config
+    from livestyle.runtime.engine import RuntimeConfig
+
+    runtime = load_config(RuntimeConfig, args.config, section="runtime")
+    if args.threads is not None:
+        runtime.intra_op_threads = args.threads
+    cfg = BenchConfig(providers=args.providers or runtime.providers, sizes=tuple(args.sizes), warmup=args.warmup,
+                      repeats=args.repeats, clip=args.clip, clip_height=args.clip_height,
+                      clip_seconds=args.clip_seconds, models=args.models)
+    if args.clip is not None and not args.clip.is_file():
+        raise UserError(f"{args.clip}: no such file")
+    report = run_bench(cfg, runtime, log=(lambda _: None) if args.quiet else
+                       (lambda m: print(m, file=sys.stderr, flush=True)))
+    print(format_table(report), flush=True)
+    if args.json:
+        write_json(report, args.json)
+        print(f"\nwrote {args.json}")
+
+
+def _sizes(text: str) -> list[tuple[int, int]]:
+    return [_parse_size(part) for part in text.split(",") if part.strip()]
+
+
 def _fps(text: str) -> int | str:
     if text == "source":
         return text
@@ -181,6 +206,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None, help="settings YAML (see configs/livestyle.yaml)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("bench", help="latency and fps per stage and per execution provider",
+                       description="Time every stage of the pipeline (audio front end, MVNet, STNet style "
+                                   "branch, STNet content branch per frame size) on each execution "
+                                   "provider separately, without fallback; providers this machine cannot "
+                                   "run are listed as skipped with the reason. Prints a table and "
+                                   "optionally writes JSON. Needs no torch.")
+    p.add_argument("--providers", type=_providers, default=None,
+                   help="providers to measure, each on its own (default from the runtime config: "
+                        "tensorrt,cuda,cpu)")
+    p.add_argument("--sizes", type=_sizes, default=[(256, 256), (640, 360), (1280, 720)],
+                   help="frame sizes for the content branch, comma-separated WxH (default "
+                        "256x256,640x360,1280x720)")
+    p.add_argument("--repeats", type=_positive_int, default=20, help="timed runs per stage (default 20)")
+    p.add_argument("--warmup", type=int, default=3,
+                   help="untimed runs first; GPU providers tune kernels on their first calls (default 3)")
+    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (0: its default)")
+    p.add_argument("--clip", type=Path, default=None,
+                   help="also time the whole render pipeline (decode, threads, encode) on this clip")
+    p.add_argument("--clip-height", type=_positive_int, default=256, help="render height for --clip (default 256)")
+    p.add_argument("--clip-seconds", type=_seconds, default=5.0, help="seconds of --clip to render (default 5)")
+    p.add_argument("--json", type=Path, default=None, help="also write the full results here")
+    p.add_argument("--models", type=Path, default=None, help="folder with the exported graphs (default: exported/)")
+    p.add_argument("--config", type=Path, default=None, help="settings YAML (its runtime: section)")
+    p.add_argument("--quiet", action="store_true", help="only the table")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("visualize", help="style images of a piece of music (MVNet)",
                        description="Turn AUDIO (any file with an audio stream) into one 64x64 style image "

@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from livestyle.errors import UserError
-from livestyle.runtime.engine import (CUDAOptions, Engine, RuntimeConfig, TensorRTOptions, cuda_options,
-                                      tensorrt_options)
+from livestyle.runtime.engine import (CUDAOptions, Engine, ProviderUnavailable, RuntimeConfig, TensorRTOptions,
+                                      cuda_options, tensorrt_options)
 
 
 class FakeSession:
@@ -113,6 +113,21 @@ def test_only_unavailable_providers_requested_runs_on_cpu(model, caplog):
         session = Engine(providers=("cuda",), ort=ort).session(model)
     assert session.provider == "cpu"
     assert "CUDA requested but unusable" in caplog.text
+
+
+@pytest.mark.parametrize("ort,reason", [
+    (FakeOrt(["CPUExecutionProvider"]), "not in this onnxruntime build"),
+    (FakeOrt(ALL, silently_broken={"CUDAExecutionProvider"}), "EP Error"),  # what ORT printed
+    (FakeOrt(ALL, raising={"CUDAExecutionProvider"}), "libnvinfer"),
+])
+def test_without_fallback_an_unusable_provider_raises_instead_of_running_elsewhere(model, ort, reason, caplog):
+    """What `livestyle bench` relies on: a CUDA figure is never a CPU figure in disguise."""
+    engine = Engine(providers=("cuda",), ort=ort, fallback=False)
+    with caplog.at_level(logging.WARNING), pytest.raises(ProviderUnavailable, match=reason) as info:
+        engine.session(model)
+    assert info.value.provider == "cuda"
+    assert not caplog.records  # no "running on CPU" warning: nothing runs
+    assert Engine(providers=("cuda",), ort=FakeOrt(ALL), fallback=False).session(model).provider == "cuda"
 
 
 def test_unknown_provider_and_missing_model_are_user_errors(model, tmp_path):

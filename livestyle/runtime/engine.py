@@ -196,6 +196,14 @@ def failure_cause(text: str) -> str:
     return lines[-1][:200] if lines else "no reason given"
 
 
+class ProviderUnavailable(UserError):
+    """Raised by an Engine built with fallback=False when its first provider cannot run."""
+
+    def __init__(self, provider: str, reason: str):
+        super().__init__(f"{DISPLAY.get(provider, provider)} cannot run here: {reason}")
+        self.provider, self.reason = provider, reason
+
+
 class Engine:
     """Builds sessions for one run with one provider policy; warns once per fallback.
 
@@ -207,12 +215,13 @@ class Engine:
     """
 
     def __init__(self, cfg: RuntimeConfig | None = None, providers: tuple[str, ...] | None = None,
-                 ort: Any = None):
+                 ort: Any = None, fallback: bool = True):
         import onnxruntime  # runtime dependency; injectable for tests
 
         self.ort = ort or onnxruntime
         self.cfg = cfg or RuntimeConfig()
         self.requested = validate_providers(tuple(providers or self.cfg.providers))
+        self.fallback = fallback  # False: ProviderUnavailable instead of running on another provider
         self.failed: dict[str, str] = {}  # provider -> why it could not be used
         self._warned: set[str] = set()
 
@@ -252,6 +261,9 @@ class Engine:
         while True:
             candidates = list(self.available())
             first = candidates[0]
+            if not self.fallback and first != self.requested[0]:
+                wanted = self.requested[0]
+                raise ProviderUnavailable(wanted, self.failed.get(wanted, "unusable"))
             chain = candidates + ([] if "cpu" in candidates else ["cpu"])
             providers = [(PROVIDERS[n], provider_options(n, self.cfg, dynamic_inputs)) for n in chain]
             with captured_native_output() as printed:

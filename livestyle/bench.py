@@ -1,0 +1,233 @@
+"""`livestyle bench`: latency and fps of every stage of the pipeline, per execution provider.
+
+Each provider is measured on its own (no fallback), so a GPU result is a GPU result: a provider
+this machine cannot run is reported as skipped with the reason ONNX Runtime gave. Stages:
+
+  session load     building all three sessions (for TensorRT: the engine build, or the cache load)
+  audio front end  one 20 Hz tick of the incremental log-mel (numpy, the same for every provider)
+  mvnet            one 8.91 s window -> 64x64 style image
+  style branch     style image (upscaled to style_size) -> STNet style state
+  content WxH      one RGB frame -> stylised frame, including padding and conversions
+
+From these: the style worker's load at 20 Hz (share of one core/device second it needs), and the
+frame rate a live feed can reach per size when style and frames share the device. With --clip, the
+whole `render` pipeline (decode, threads, encode) is timed too. Numbers only; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from livestyle.audio.features import IncrementalMel, MelConfig, clip_start_for
+from livestyle.errors import UserError
+from livestyle.render import RenderConfig, RenderJob, render, style_input
+from livestyle.runtime.engine import DISPLAY, Engine, ProviderUnavailable, RuntimeConfig, validate_providers
+from livestyle.runtime.models import model_info, models_dir
+from livestyle.runtime.mvnet import MVNetRunner, seeded_z
+from livestyle.runtime.stylizer import STNetRunner
+
+DEFAULT_SIZES = ((256, 256), (640, 360), (1280, 720))
+
+
+@dataclass
+class BenchConfig:
+    providers: tuple[str, ...] = ("tensorrt", "cuda", "cpu")
+    sizes: tuple[tuple[int, int], ...] = DEFAULT_SIZES
+    warmup: int = 3       # runs discarded first (TensorRT/CUDA tune kernels on the first calls)
+    repeats: int = 20
+    clip: Path | None = None    # also time `render` end to end on this clip
+    clip_height: int = 256
+    clip_seconds: float = 5.0
+    models: Path | None = None
+
+
+@dataclass
+class Timing:
+    stage: str
+    ms: list[float] = field(repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        ms = sorted(self.ms)
+        mean = statistics.fmean(ms)
+        return {"stage": self.stage, "runs": len(ms), "mean_ms": round(mean, 3),
+                "p50_ms": round(statistics.median(ms), 3),
+                "p95_ms": round(ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))], 3),
+                "max_ms": round(ms[-1], 3), "fps": round(1000.0 / mean, 2) if mean > 0 else None}
+
+
+def timed(fn: Callable[[], Any], warmup: int, repeats: int) -> list[float]:
+    """Wall time of each of `repeats` calls in ms, after `warmup` untimed calls. ONNX Runtime's
+    run() returns host arrays, so GPU work is finished when it returns."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return times
+
+
+def mel_tick_ms(cfg: MelConfig, warmup: int, repeats: int) -> Timing:
+    """Incremental log-mel cost per 50 ms tick in steady state (walking forward through a signal)."""
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal(int((repeats + warmup + 2) * 0.05 * cfg.sample_rate)
+                                       + cfg.clip_samples + cfg.sample_rate)).astype(np.float32)
+    mel = IncrementalMel(cfg)
+    ticks = iter(range(10 ** 9))
+    centre0 = cfg.clip_seconds / 2
+
+    def step() -> None:
+        mel.window(audio, clip_start_for(centre0 + next(ticks) * 0.05, cfg))
+
+    return Timing("audio front end (1 tick)", timed(step, warmup + 1, repeats))
+
+
+def bench_provider(provider: str, cfg: BenchConfig, runtime: RuntimeConfig) -> dict[str, Any]:
+    """All stage timings on one provider, or {'skipped': reason}."""
+    folder = models_dir(cfg.models)
+    engine = Engine(runtime, (provider,), fallback=False)
+    t0 = time.perf_counter()
+    try:
+        stnet = STNetRunner(engine, folder)
+        mvnet = MVNetRunner(engine, folder)
+    except ProviderUnavailable as exc:
+        return {"skipped": exc.reason}
+    load_s = time.perf_counter() - t0
+    rng = np.random.default_rng(0)
+    mel_cfg = mvnet.mel_config
+    window = IncrementalMel(mel_cfg).window(rng.standard_normal(mel_cfg.clip_samples) * 0.1, 0)
+    z = seeded_z(0, 1, mvnet.z_dim)
+    style = mvnet.style_tensor(window[None], z)
+    style_size = RenderConfig().style_size
+    state = stnet.style_state_tensor(style_input(style, style_size))
+
+    timings = [Timing("mvnet (1 window)", timed(lambda: mvnet.style_tensor(window[None], z), cfg.warmup, cfg.repeats)),
+               Timing(f"style branch ({style_size}x{style_size})",
+                      timed(lambda: stnet.style_state_tensor(style_input(style, style_size)), cfg.warmup, cfg.repeats))]
+    for w, h in cfg.sizes:
+        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        timings.append(Timing(f"content {w}x{h}", timed(lambda: stnet.stylize(frame, state), cfg.warmup, cfg.repeats)))
+    return {"load_s": round(load_s, 2), "stages": [t.summary() for t in timings]}
+
+
+def live_capacity(result: dict[str, Any], mel: dict[str, Any], on_cpu: bool, style_hz: int = 20) -> dict[str, Any]:
+    """What a live feed can do per frame size: the style worker's share of each device second at
+    `style_hz`, and the frame rate left for the content branch when both share the device. The
+    log-mel runs on the CPU, so it counts against the device only for the CPU provider."""
+    stages = {s["stage"]: s for s in result["stages"]}
+    tick_ms = (mel["mean_ms"] if on_cpu else 0.0) + sum(s["mean_ms"] for name, s in stages.items()
+                                                        if name.startswith(("mvnet", "style branch")))
+    load = tick_ms * style_hz / 1000.0
+    fps = {}
+    for name, s in stages.items():
+        if name.startswith("content "):
+            fps[name.split(" ", 1)[1]] = round(max(0.0, 1000.0 - tick_ms * style_hz) / s["mean_ms"], 2)
+    return {"style_tick_ms": round(tick_ms, 2), "style_load_at_20hz": round(load, 3),
+            "style_hz_max": round(1000.0 / tick_ms, 1) if tick_ms > 0 else None, "fps_with_style": fps}
+
+
+def bench_render(provider: str, cfg: BenchConfig, runtime: RuntimeConfig) -> dict[str, Any]:
+    """The whole `render` pipeline on `cfg.clip` (decode, threads, encode), one provider."""
+    with tempfile.TemporaryDirectory() as tmp:
+        job = RenderJob(Path(cfg.clip), Path(tmp) / "bench.mp4", RenderConfig(), runtime, providers=(provider,),
+                        duration=cfg.clip_seconds, height=cfg.clip_height, models=cfg.models, progress=False)
+        stats = render(job)
+    return {"clip": str(cfg.clip), "height": cfg.clip_height, "frames": stats.frames,
+            "seconds": round(stats.seconds, 2), "fps": round(stats.frames / max(stats.seconds, 1e-9), 2),
+            "provider": stats.provider}
+
+
+def machine() -> dict[str, Any]:
+    import onnxruntime
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(),
+                            "python": platform.python_version(), "onnxruntime": onnxruntime.__version__,
+                            "onnxruntime_providers": onnxruntime.get_available_providers()}
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+                                  "--format=csv,noheader"], capture_output=True, text=True, timeout=10)
+            info["gpus"] = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return info
+
+
+def run_bench(cfg: BenchConfig, runtime: RuntimeConfig | None = None,
+              log: Callable[[str], None] = print) -> dict[str, Any]:
+    runtime = runtime or RuntimeConfig()
+    validate_providers(cfg.providers)
+    report: dict[str, Any] = {"machine": machine(), "settings": {
+        "sizes": [f"{w}x{h}" for w, h in cfg.sizes], "warmup": cfg.warmup, "repeats": cfg.repeats,
+        "intra_op_threads": runtime.intra_op_threads, "models": str(models_dir(cfg.models))}}
+    mel_cfg = MelConfig(**model_info(models_dir(cfg.models), "mvnet")["mel"])
+    mel = mel_tick_ms(mel_cfg, cfg.warmup, cfg.repeats).summary()
+    report["audio_front_end"] = mel
+    report["providers"] = {}
+    for provider in cfg.providers:
+        log(f"measuring {DISPLAY[provider]} ...")
+        result = bench_provider(provider, cfg, runtime)
+        if "stages" in result:
+            result["live"] = live_capacity(result, mel, on_cpu=provider == "cpu")
+            if cfg.clip is not None:
+                result["render"] = bench_render(provider, cfg, runtime)
+        report["providers"][provider] = result
+    if not any("stages" in r for r in report["providers"].values()):
+        reasons = "; ".join(f"{DISPLAY[p]}: {r['skipped']}" for p, r in report["providers"].items())
+        raise UserError(f"none of the requested providers can run here ({reasons})")
+    return report
+
+
+def format_table(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [f"livestyle bench: onnxruntime {m['onnxruntime']}, {m['cpu'] or 'unknown CPU'} "
+             f"({m['cpu_count']} threads)" + (f", GPU {'; '.join(m['gpus'])}" if m.get("gpus") else ""),
+             "", f"{'provider':<10} {'stage':<28} {'mean ms':>9} {'p50 ms':>9} {'p95 ms':>9} {'fps':>9}"]
+    mel = report["audio_front_end"]
+    lines.append(f"{'numpy':<10} {mel['stage']:<28} {mel['mean_ms']:>9.2f} {mel['p50_ms']:>9.2f} "
+                 f"{mel['p95_ms']:>9.2f} {mel['fps']:>9.1f}")
+    notes = []
+    for provider, result in report["providers"].items():
+        name = DISPLAY[provider]
+        if "skipped" in result:
+            lines.append(f"{name:<10} skipped: {result['skipped']}")
+            continue
+        lines.append(f"{name:<10} {'session load':<28} {result['load_s'] * 1000:>9.0f}")
+        for s in result["stages"]:
+            lines.append(f"{name:<10} {s['stage']:<28} {s['mean_ms']:>9.2f} {s['p50_ms']:>9.2f} "
+                         f"{s['p95_ms']:>9.2f} {s['fps']:>9.2f}")
+        live = result["live"]
+        fps = ", ".join(f"{size} {v:.1f} fps" for size, v in live["fps_with_style"].items())
+        notes.append(f"{name}: style tick {live['style_tick_ms']:.1f} ms = {live['style_load_at_20hz']:.0%} of the "
+                     f"device at 20 Hz (at most {live['style_hz_max']:.0f} Hz); frame rate left with 20 Hz "
+                     f"style on the same device: {fps}")
+        if "render" in result:
+            r = result["render"]
+            notes.append(f"{name}: render {Path(r['clip']).name} at {r['height']}p: {r['frames']} frames in "
+                         f"{r['seconds']:.1f} s = {r['fps']:.2f} fps")
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def write_json(report: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(report, indent=2) + "\n")
