@@ -26,12 +26,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from livestyle.audio.decode import decode_audio
 from livestyle.audio.features import IncrementalMel, clip_start_for
 from livestyle.audio.timeline import AudioTimeline
 from livestyle.config import load_config
 from livestyle.errors import UserError
 from livestyle.io.images import fit_height, resize_to
-from livestyle.io.video import MediaInfo, VideoWriter, decode_audio, decode_video, open_media, probe
+from livestyle.io.video import MediaInfo, VideoWriter, decode_video, open_media, probe
 from livestyle.pipeline import END, Pipeline
 from livestyle.runtime.engine import Engine, RuntimeConfig
 from livestyle.runtime.models import models_dir

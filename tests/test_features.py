@@ -96,7 +96,7 @@ def test_resampling_and_bad_audio(tmp_path):
     assert len(audio_44k) == 88200 and len(audio_22k) == 44100
     bad = tmp_path / "bad.wav"
     bad.write_text("not audio")
-    with pytest.raises(UserError, match="bad.wav: not a readable audio file"):
+    with pytest.raises(UserError, match="bad.wav: not a readable media file"):
         load_audio(bad)
     with pytest.raises(UserError, match="no such file"):
         load_audio(tmp_path / "missing.ogg")

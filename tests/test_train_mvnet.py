@@ -92,7 +92,7 @@ def test_unreadable_and_too_short_audio_are_clear_errors(tmp_path, tiny_set):
     (root / "audio" / "broken.wav").write_text("garbage")
     with open(root / "audio.csv", "a", newline="") as f:
         csv.writer(f).writerow(["audio/broken.wav", 1880, "broken"])
-    with pytest.raises(UserError, match="broken.wav: not a readable audio file"):
+    with pytest.raises(UserError, match="broken.wav: not a readable media file"):
         MusicArtDataset(config(root, tmp_path), tmp_path, progress=False)
     write_wav(root / "audio" / "broken.wav", np.zeros(22050 * 3, np.float32), 22050)
     with pytest.raises(UserError, match="broken.wav: audio is 3.00 s long"):

@@ -154,32 +154,6 @@ def decode_video(path: str | Path, zero: float, start: float = 0.0,
             yield t, orientation.apply(frame.to_ndarray(format="rgb24"))
 
 
-def decode_audio(path: str | Path, sample_rate: int, zero: float = 0.0,
-                 start: float = 0.0) -> Iterator[tuple[float, np.ndarray]]:
-    """(time of first sample, mono float32 chunk at `sample_rate`) from `start` on."""
-    with open_media(path) as container:
-        if not container.streams.audio:
-            raise UserError(f"{path}: has no audio stream")
-        stream = container.streams.audio[0]
-        if start > 0:
-            container.seek(int((start + zero) / stream.time_base), stream=stream, backward=True)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        position = None
-        try:
-            for frame in container.decode(stream):
-                if position is None:
-                    position = (float(frame.pts * stream.time_base) - zero) if frame.pts is not None else 0.0
-                for out in resampler.resample(frame):
-                    chunk = out.to_ndarray().reshape(-1)
-                    yield position, chunk
-                    position += len(chunk) / sample_rate
-            for out in resampler.resample(None):
-                chunk = out.to_ndarray().reshape(-1)
-                yield position or 0.0, chunk
-        except av.error.FFmpegError as exc:
-            raise UserError(f"{path}: audio stream cannot be decoded ({exc})") from None
-
-
 def sample_frames(path: str | Path, count: int) -> list[np.ndarray]:
     """`count` RGB frames spread evenly over the clip (decodes the clip once, streaming)."""
     with open_video(path) as container:
