@@ -7,14 +7,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install system-deps demo test test-slow bench clean
 
-# Debian packages: FluidSynth + a General MIDI soundfont render the MVNet starter set's scores.
-# Installed when missing and we are root (CI, fresh machines); otherwise say what to install.
-SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm
+# Debian packages: FluidSynth + a General MIDI soundfont render the MVNet starter set's scores;
+# PortAudio is the microphone of `livestyle live`. Installed when missing and we are root (CI,
+# fresh machines); otherwise say what to install.
+SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm libportaudio2
 system-deps:
-	@if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+	@if ! command -v fluidsynth >/dev/null || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || ! ldconfig -p | grep -q libportaudio.so.2; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
-	  else echo "note: install $(SYSTEM_PACKAGES) (Debian/Ubuntu) to build the MVNet starter set"; fi; \
+	  else echo "note: install $(SYSTEM_PACKAGES) (Debian/Ubuntu) for the MVNet starter set and the live microphone"; fi; \
 	fi
 
 $(STAMP): pyproject.toml constraints.txt

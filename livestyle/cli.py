@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shlex
 import sys
@@ -64,6 +65,31 @@ def cmd_render(args: argparse.Namespace) -> None:
     if not args.quiet:
         print(f"{stats.output}: {stats.frames} frames in {stats.seconds:.1f} s "
               f"({stats.frames / max(stats.seconds, 1e-9):.2f} fps on {stats.provider})")
+
+
+def cmd_live(args: argparse.Namespace) -> None:
+    from livestyle.live import LiveJob, list_devices, live, load_live_config
+
+    if args.list_devices:
+        print(list_devices())
+        return
+    cfg, runtime = load_live_config(args.config)
+    for name in ("seed", "smoothing"):
+        if getattr(args, name) is not None:
+            setattr(cfg, name, getattr(args, name))
+    window = not args.no_window and not (args.output or args.stream) or args.window
+    job = LiveJob(camera=args.camera, clip=args.clip, loop=args.loop, mic=args.mic, audio=args.audio,
+                  window=window, fullscreen=args.fullscreen, record=args.output, stream=args.stream,
+                  stream_format=args.stream_format, size=args.size, height=args.height, duration=args.duration,
+                  cfg=cfg, runtime=runtime, providers=args.providers, models=args.models, status=not args.quiet)
+    stats = live(job)
+    summary = stats.summary()
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    if not args.quiet:
+        print(f"live: {stats.shown} frames shown in {stats.seconds:.1f} s; {stats.line()}")
+        if args.output:
+            print(f"recorded {args.output}")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -206,6 +232,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None, help="settings YAML (see configs/livestyle.yaml)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("live", help="camera + microphone in, restyled video to a window / file / stream",
+                       description="Restyle a live camera feed with the music the microphone hears: "
+                                   "20 times a second the trailing 8.91 s of audio becomes a style image "
+                                   "(MVNet, fixed z) that paints the newest camera frame (STNet). Slow "
+                                   "stages drop frames and style ticks instead of falling behind. Shows a "
+                                   "window by default (F: fullscreen, Esc/Q: quit); -o records and "
+                                   "--stream sends it out. Ctrl-C ends the set and keeps the recording. "
+                                   "Prints frame rate and capture-to-output latency. Needs no torch.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--camera", default="0", help="camera index, device path or URL OpenCV opens (default 0)")
+    src.add_argument("--clip", type=Path, default=None,
+                     help="rehearse on a video file played in real time instead of a camera (its own "
+                          "audio drives the style unless --mic or --audio)")
+    p.add_argument("--loop", action="store_true", help="loop --clip / --audio")
+    aud = p.add_mutually_exclusive_group()
+    aud.add_argument("--mic", default=None, help="audio input device, index or name (default: the system's)")
+    aud.add_argument("--audio", type=Path, default=None, help="drive the style from this file, played in real time")
+    p.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="record the restyled video (no audio) to this file, at a constant 20 fps")
+    p.add_argument("--stream", default=None, help="send H.264 to this URL (rtmp://, srt://, udp://, tcp://, ...)")
+    p.add_argument("--stream-format", default=None, help="FFmpeg muxer for --stream (default from the URL: flv, mpegts)")
+    win = p.add_mutually_exclusive_group()
+    win.add_argument("--window", action="store_true", help="show the window even with -o/--stream")
+    win.add_argument("--no-window", action="store_true", help="no window (default when -o or --stream is given)")
+    p.add_argument("--fullscreen", action="store_true", help="start the window fullscreen (projector)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--height", type=_positive_int, help="restyle at this height, aspect kept (default: "
+                                                             "the camera's; smaller is faster)")
+    size.add_argument("--size", type=_parse_size, help="restyle at WxH")
+    p.add_argument("--duration", type=_seconds, default=None, help="stop after this many seconds")
+    p.add_argument("--seed", type=int, default=None, help="seed of the fixed noise z (default 0)")
+    p.add_argument("--smoothing", type=_seconds, default=None, help="style smoothing time constant, s (default 0.5)")
+    p.add_argument("--providers", type=_providers, default=None, help="e.g. tensorrt,cuda,cpu")
+    p.add_argument("--models", type=Path, default=None, help="folder with the exported graphs (default: exported/)")
+    p.add_argument("--config", type=Path, default=None, help="settings YAML (runtime: and live: sections)")
+    p.add_argument("--json", type=Path, default=None, help="write the end-of-set figures (fps, latency) here")
+    p.add_argument("--quiet", action="store_true", help="no status line or summary")
+    p.set_defaults(func=cmd_live)
 
     p = sub.add_parser("bench", help="latency and fps per stage and per execution provider",
                        description="Time every stage of the pipeline (audio front end, MVNet, STNet style "

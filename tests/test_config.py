@@ -10,11 +10,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_config_equals_defaults():
+    from livestyle.live import LiveConfig
     from livestyle.render import RenderConfig
 
     path = REPO / "configs" / "livestyle.yaml"
     assert load_config(RuntimeConfig, path, section="runtime") == RuntimeConfig()
     assert load_config(RenderConfig, path, section="render") == RenderConfig()
+    assert load_config(LiveConfig, path, section="live") == LiveConfig()
 
 
 def test_shipped_training_config_loads():

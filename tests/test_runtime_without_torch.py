@@ -1,4 +1,4 @@
-"""The runtime path (stylize, visualize, render, bench) runs with torch impossible to import."""
+"""The runtime path (stylize, visualize, render, live, bench) runs with torch impossible to import."""
 
 import subprocess
 import sys
@@ -67,6 +67,20 @@ from livestyle.cli import main
 code = main(['bench', '--providers', 'cpu', '--sizes', '64x48', '--repeats', '1', '--warmup', '0',
              '--clip', {str(REPO / 'data' / 'video' / 'big_buck_bunny_cut_10s.mp4')!r}, '--clip-height', '36',
              '--clip-seconds', '1', '--json', {str(out)!r}, '--quiet'])
+assert code == 0, code
+assert not any(m.split('.')[0] == 'torch' for m in sys.modules)
+print('ok')
+""")
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout and out.exists()
+
+
+def test_live_runs_without_torch(tmp_path):
+    out = tmp_path / "live.mp4"
+    result = run_blocked(f"""
+from livestyle.cli import main
+code = main(['live', '--clip', {str(REPO / 'data' / 'video' / 'big_buck_bunny_cut_10s.mp4')!r}, '-o', {str(out)!r},
+             '--duration', '1', '--height', '36', '--providers', 'cpu', '--quiet'])
 assert code == 0, code
 assert not any(m.split('.')[0] == 'torch' for m in sys.modules)
 print('ok')

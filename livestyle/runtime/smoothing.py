@@ -17,14 +17,20 @@ class StyleSmoother:
     def __init__(self, time_constant: float, tick_seconds: float):
         if time_constant < 0:
             raise ValueError("smoothing time constant must be >= 0")
-        self.alpha = 1.0 if time_constant == 0 else 1.0 - math.exp(-tick_seconds / time_constant)
+        self.time_constant = time_constant
+        self.alpha = self._alpha(tick_seconds)
         self.state: StyleState | None = None
 
-    def __call__(self, state: StyleState) -> StyleState:
-        if self.state is None or self.alpha == 1.0:
+    def _alpha(self, seconds: float) -> float:
+        return 1.0 if self.time_constant == 0 else 1.0 - math.exp(-seconds / self.time_constant)
+
+    def __call__(self, state: StyleState, seconds: float | None = None) -> StyleState:
+        """Blend in `state`; `seconds` since the previous call if ticks are irregular (live: a
+        slow device skips ticks), else the tick length given at construction."""
+        a = self.alpha if seconds is None else self._alpha(seconds)
+        if self.state is None or a == 1.0:
             self.state = state
         else:
-            a = self.alpha
             self.state = StyleState(self.state.mean + a * (state.mean - self.state.mean),
                                     self.state.matrix + a * (state.matrix - self.state.matrix))
         return self.state

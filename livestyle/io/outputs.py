@@ -1,0 +1,186 @@
+"""Where live frames go: a window (pygame/SDL, fullscreen on a projector), a file, a network
+stream (RTMP, SRT, UDP, ... through FFmpeg). Files and streams are written at a constant rate:
+each slot of 1/fps takes the newest frame shown by then, so they show what the audience saw."""
+
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from livestyle.errors import UserError
+from livestyle.io.video import VideoWriter, check_encoder
+from livestyle.runtime.engine import captured_native_output
+
+log = logging.getLogger(__name__)
+
+STREAM_FORMATS = {"rtmp": "flv", "rtmps": "flv", "srt": "mpegts", "udp": "mpegts", "tcp": "mpegts",
+                  "rtp": "rtp_mpegts", "rtsp": "rtsp"}
+
+
+class WindowOutput:
+    """A window the size of the frames; F toggles fullscreen, Esc or Q or closing it ends the set.
+    SDL wants the main thread, so `live` calls this from there."""
+
+    def __init__(self, title: str = "livestyle", fullscreen: bool = False):
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        try:
+            import pygame
+        except ImportError:
+            raise UserError("the live window needs pygame (pip install pygame); or use -o FILE / "
+                            "--stream URL") from None
+        self.pg = pygame
+        with captured_native_output() as printed:  # SDL prints its probing failures to stderr
+            try:
+                pygame.display.init()
+                error = None
+            except pygame.error as exc:
+                error = str(exc)
+        log.debug("SDL printed: %s", printed[0] if printed else "")
+        driver = None if error else pygame.display.get_driver()
+        if driver in ("offscreen", "dummy") and os.environ.get("SDL_VIDEODRIVER") != driver:
+            pygame.display.quit()
+            error = f"SDL found no screen, only its {driver!r} driver"  # chosen only by SDL_VIDEODRIVER
+        if error:
+            raise UserError(f"no display for the live window ({error}); use -o FILE or --stream URL, "
+                            f"or run where a display is available (DISPLAY / WAYLAND_DISPLAY)")
+        self.title, self.fullscreen = title, fullscreen
+        self.screen = None
+        self.shown = 0
+
+    def _open(self, size: tuple[int, int]) -> None:
+        pg = self.pg
+        try:
+            if self.fullscreen:
+                self.screen = pg.display.set_mode((0, 0), pg.FULLSCREEN)
+            else:
+                self.screen = pg.display.set_mode(size, pg.RESIZABLE)
+        except pg.error as exc:
+            raise UserError(f"cannot open the live window ({exc}); use -o FILE or --stream URL") from None
+        pg.display.set_caption(self.title)
+
+    def show(self, image: np.ndarray, now: float) -> bool:
+        """Draw one RGB frame (scaled to fit, aspect kept). False when the user asked to stop."""
+        pg = self.pg
+        h, w = image.shape[:2]
+        if self.screen is None:
+            self._open((w, h))
+        for event in pg.event.get():
+            if event.type == pg.QUIT or (event.type == pg.KEYDOWN and event.key in (pg.K_ESCAPE, pg.K_q)):
+                return False
+            if event.type == pg.KEYDOWN and event.key == pg.K_f:
+                self.fullscreen = not self.fullscreen
+                self._open((w, h))
+        surface = pg.image.frombuffer(np.ascontiguousarray(image).tobytes(), (w, h), "RGB")
+        sw, sh = self.screen.get_size()
+        if (sw, sh) != (w, h):
+            scale = min(sw / w, sh / h)
+            size = (max(1, int(w * scale)), max(1, int(h * scale)))
+            surface = pg.transform.smoothscale(surface, size)
+            self.screen.fill((0, 0, 0))
+            self.screen.blit(surface, ((sw - size[0]) // 2, (sh - size[1]) // 2))
+        else:
+            self.screen.blit(surface, (0, 0))
+        pg.display.flip()
+        self.shown += 1
+        return True
+
+    def close(self, complete: bool = True) -> None:
+        self.pg.display.quit()
+
+
+class ConstantRate:
+    """Feeds an encoder at `fps` from frames that arrive whenever they are ready: at each call,
+    every slot whose time has come gets the newest frame."""
+
+    def __init__(self, fps: int, t0: float):
+        self.fps, self.t0, self.slots = fps, t0, 0
+
+    def due(self, now: float) -> int:
+        """How many slots to write now."""
+        target = int((now - self.t0) * self.fps) + 1
+        n, self.slots = max(0, target - self.slots), max(self.slots, target)
+        return n
+
+
+class FileOutput:
+    """Records the stylised video (no audio) to a file; complete files only, as `render` does."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: int, t0: float, codec: str | None = None,
+                 crf: int = 23):
+        if not path.parent.is_dir():
+            raise UserError(f"{path}: directory {path.parent} does not exist")
+        self.writer = VideoWriter(path, width, height, Fraction(fps), codec=codec, crf=crf)
+        self.rate = ConstantRate(fps, t0)
+        self.path = path
+
+    def show(self, image: np.ndarray, now: float) -> bool:
+        for _ in range(self.rate.due(now)):
+            self.writer.write(image)
+        return True
+
+    def close(self, complete: bool = True) -> None:
+        if complete and self.writer.frames:
+            self.writer.commit()
+        else:
+            self.writer.abort()
+
+
+def stream_format(url: str) -> str:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in STREAM_FORMATS:
+        raise UserError(f"{url}: unknown stream URL; use rtmp://, srt://, udp://, tcp://, rtp:// or rtsp:// "
+                        f"(or pass --stream-format)")
+    return STREAM_FORMATS[scheme]
+
+
+class StreamOutput:
+    """H.264 at a constant rate to a URL, tuned for latency (no B-frames, a keyframe every 2 s so
+    viewers can join)."""
+
+    def __init__(self, url: str, width: int, height: int, fps: int, t0: float, fmt: str | None = None,
+                 bitrate_kbps: int = 4000, codec: str = "libx264"):
+        self.url = url
+        fmt = fmt or stream_format(url)
+        check_encoder(codec)
+        try:
+            self.output = av.open(url, mode="w", format=fmt)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise UserError(f"{url}: cannot open the stream ({exc})") from None
+        self.width, self.height = width + width % 2, height + height % 2
+        self.video = self.output.add_stream(codec, rate=fps)
+        self.video.width, self.video.height, self.video.pix_fmt = self.width, self.height, "yuv420p"
+        options: dict[str, Any] = {}
+        if codec == "libx264":
+            options = {"preset": "veryfast", "tune": "zerolatency", "g": str(2 * fps), "bf": "0",
+                       "b": f"{bitrate_kbps}k", "maxrate": f"{bitrate_kbps}k", "bufsize": f"{2 * bitrate_kbps}k"}
+        self.video.options = options
+        self.time_base = Fraction(1, fps)
+        self.rate = ConstantRate(fps, t0)
+        self.frames = 0
+
+    def show(self, image: np.ndarray, now: float) -> bool:
+        h, w = image.shape[:2]
+        if (w, h) != (self.width, self.height):
+            image = np.pad(image, ((0, self.height - h), (0, self.width - w), (0, 0)), mode="edge")
+        for _ in range(self.rate.due(now)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = self.frames, self.time_base
+            try:
+                self.output.mux(self.video.encode(frame))
+            except (av.error.FFmpegError, OSError) as exc:
+                raise UserError(f"{self.url}: the stream failed ({exc})") from None
+            self.frames += 1
+        return True
+
+    def close(self, complete: bool = True) -> None:
+        try:
+            self.output.mux(self.video.encode(None))
+        except (av.error.FFmpegError, OSError):
+            pass
+        self.output.close()

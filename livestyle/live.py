@@ -1,0 +1,287 @@
+"""`livestyle live`: camera + microphone in, restyled video out (window, file, network stream).
+
+Threads, none of which waits for a slower one (see ARCHITECTURE.md, "Threads (live)"):
+  video source   camera (or a clip played in real time) -> a slot holding only the newest frame
+  audio source   microphone callback (or a clip's audio in real time) -> AudioTimeline
+  style worker   ticks at 20 Hz on the wall clock: log-mel of the trailing 8.91 s, MVNet with a
+                 fixed z, STNet style branch, smoothing -> the current style state. When a tick
+                 costs more than 50 ms (a CPU), ticks are skipped, not queued: style stays current
+  stylize worker takes the newest frame (older ones are dropped), restyles it with the current state
+  outputs        in the main thread (SDL wants it): window, file, stream
+Latency is measured per frame from capture to output and reported with the frame rates at the end
+(and every few seconds on a terminal).
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from livestyle.audio.features import IncrementalMel, MelConfig
+from livestyle.audio.timeline import AudioTimeline
+from livestyle.config import load_config
+from livestyle.errors import UserError
+from livestyle.io.camera import CameraSource, Captured, ClipSource
+from livestyle.io.images import resize_to
+from livestyle.io.mic import ClipAudioSource, MicSource
+from livestyle.io.outputs import FileOutput, StreamOutput, WindowOutput
+from livestyle.pipeline import END, Pipeline
+from livestyle.render import style_input
+from livestyle.runtime.engine import Engine, RuntimeConfig
+from livestyle.runtime.models import model_info, models_dir
+from livestyle.runtime.mvnet import MVNetRunner, seeded_z
+from livestyle.runtime.smoothing import StyleSmoother
+from livestyle.runtime.stylizer import STNetRunner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveConfig:
+    style_hz: int = 20            # style ticks per second (fewer when a tick takes longer)
+    smoothing: float = 0.5        # seconds; EMA of the style state, as in render
+    style_size: int = 128
+    seed: int = 0
+    record_fps: int = 20          # constant rate of -o files and --stream
+    crf: int = 23
+    stream_kbps: int = 4000
+    status_every: float = 2.0     # seconds between status lines on a terminal
+
+
+@dataclass
+class LiveJob:
+    camera: str | None = "0"      # device index/path/URL; None when `clip` is set
+    clip: Path | None = None      # rehearse on a file played in real time instead of a camera
+    loop: bool = False
+    mic: str | None = None        # input device (None: the default one)
+    audio: Path | None = None     # drive the style from a file played in real time
+    window: bool = True
+    fullscreen: bool = False
+    record: Path | None = None
+    stream: str | None = None
+    stream_format: str | None = None
+    size: tuple[int, int] | None = None
+    height: int | None = None
+    duration: float | None = None
+    cfg: LiveConfig = field(default_factory=LiveConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    providers: tuple[str, ...] | None = None
+    models: Path | None = None
+    status: bool = True
+
+
+@dataclass
+class LiveStats:
+    seconds: float = 0.0
+    captured: int = 0
+    stylized: int = 0
+    shown: int = 0
+    dropped: int = 0            # captured frames never stylised (the stylizer was busy)
+    ticks: int = 0
+    skipped_ticks: int = 0
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    provider: str = ""
+    audio_overflows: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        lat = sorted(self.latencies_ms)
+        s = max(self.seconds, 1e-9)
+        return {"seconds": round(self.seconds, 2), "captured_fps": round(self.captured / s, 2),
+                "shown_fps": round(self.shown / s, 2), "style_hz": round(self.ticks / s, 2),
+                "dropped_fraction": round(self.dropped / max(self.captured, 1), 3),
+                "latency_ms_p50": round(statistics.median(lat), 1) if lat else None,
+                "latency_ms_p95": round(lat[int(0.95 * (len(lat) - 1))], 1) if lat else None,
+                "provider": self.provider, "audio_overflows": self.audio_overflows}
+
+    def line(self) -> str:
+        s = self.summary()
+        lat = f"latency {s['latency_ms_p50']:.0f} ms (p95 {s['latency_ms_p95']:.0f})" if s["latency_ms_p50"] else "latency -"
+        return (f"{s['shown_fps']:.1f} fps shown of {s['captured_fps']:.1f} captured, {lat}, style "
+                f"{s['style_hz']:.1f} Hz, {s['dropped_fraction']:.0%} dropped, {s['provider']}")
+
+
+def frame_size(source_w: int, source_h: int, size: tuple[int, int] | None, height: int | None) -> tuple[int, int]:
+    if size is not None:
+        return size
+    if height is not None:
+        return max(2, int(round(source_w * height / source_h / 2)) * 2), height
+    return source_w, source_h
+
+
+def trailing_start(end: int, clip_samples: int, hop: int) -> int:
+    """Start of the newest window that ends at or before sample `end`, on the hop grid (the
+    incremental mel reuses frames between windows only on that grid). May be negative at first:
+    the timeline reads silence there."""
+    return ((end - clip_samples) // hop) * hop
+
+
+def open_video_source(job: LiveJob):
+    if job.clip is not None:
+        return ClipSource(job.clip, loop=job.loop)
+    return CameraSource(job.camera or "0")
+
+
+def open_audio_source(job: LiveJob, sample_rate: int, video: CameraSource | ClipSource):
+    """--audio FILE, else a rehearsal clip's own track (unless --mic), else the microphone."""
+    if job.audio is not None:
+        from livestyle.io.video import open_media
+
+        with open_media(job.audio) as container:
+            if not container.streams.audio:
+                raise UserError(f"{job.audio}: has no audio stream")
+        return ClipAudioSource(job.audio, sample_rate, loop=job.loop)
+    if isinstance(video, ClipSource) and job.mic is None:
+        if not video.info.has_audio:
+            raise UserError(f"{job.clip}: has no audio stream; pass --audio FILE or --mic DEVICE")
+        return ClipAudioSource(job.clip, sample_rate, loop=job.loop)
+    return MicSource(job.mic, sample_rate)
+
+
+def live(job: LiveJob) -> LiveStats:
+    cfg = job.cfg
+    if not (job.window or job.record or job.stream):
+        raise UserError("no output: use the window (default), -o FILE and/or --stream URL")
+    if job.duration is not None and job.duration <= 0:
+        raise UserError(f"--duration must be positive, got {job.duration}")
+    if job.record is not None and any(src is not None and Path(src).resolve() == job.record.resolve()
+                                      for src in (job.clip, job.audio)):
+        raise UserError(f"{job.record}: the recording would overwrite an input")
+    if job.record is not None and not job.record.parent.is_dir():
+        raise UserError(f"{job.record}: directory {job.record.parent} does not exist")
+    folder = models_dir(job.models)
+    mel_cfg = MelConfig(**model_info(folder, "mvnet")["mel"])
+    pipeline = Pipeline()
+    frames = pipeline.latest()
+    states = pipeline.latest()
+    shown = pipeline.latest()
+    timeline = AudioTimeline(mel_cfg.sample_rate)
+
+    outputs: list[Any] = []
+    video = None
+    try:  # what a user can get wrong first, then the models (TensorRT may take minutes to build)
+        if job.window:
+            outputs.append(WindowOutput(fullscreen=job.fullscreen))
+        video = open_video_source(job)
+        audio = open_audio_source(job, mel_cfg.sample_rate, video)
+        width, height = frame_size(video.width, video.height, job.size, job.height)
+        engine = Engine(job.runtime, job.providers)
+        stnet = STNetRunner(engine, folder)
+        mvnet = MVNetRunner(engine, folder)
+        z = seeded_z(cfg.seed, 1, mvnet.z_dim)
+        stats = LiveStats(provider=stnet.provider)
+        t0 = time.monotonic()
+        if job.record:
+            outputs.append(FileOutput(job.record, width, height, cfg.record_fps, t0, crf=cfg.crf))
+        if job.stream:
+            outputs.append(StreamOutput(job.stream, width, height, cfg.record_fps, t0, fmt=job.stream_format,
+                                        bitrate_kbps=cfg.stream_kbps))
+    except BaseException:
+        for out in outputs:
+            out.close(complete=False)
+        if video is not None:
+            video.close()
+        raise
+
+    def style_worker() -> None:
+        mel = IncrementalMel(mel_cfg)
+        period = 1.0 / cfg.style_hz
+        smoother = StyleSmoother(cfg.smoothing, period)
+        next_tick, last = time.monotonic(), None
+        while not pipeline.stop.is_set():
+            start = trailing_start(timeline.end, mel_cfg.clip_samples, mel_cfg.hop)
+            window_mel = mel.window(timeline, start)
+            timeline.release_before(max(0, start))
+            style = mvnet.style_tensor(window_mel[None], z)
+            now = time.monotonic()
+            state = smoother(stnet.style_state_tensor(style_input(style, cfg.style_size)),
+                             None if last is None else now - last)
+            last = now
+            states.put(state)
+            stats.ticks += 1
+            next_tick += period
+            if time.monotonic() > next_tick:  # too slow for style_hz: skip ticks, never queue them
+                missed = int((time.monotonic() - next_tick) / period) + 1
+                stats.skipped_ticks += missed
+                next_tick += missed * period
+            pipeline.stop.wait(max(0.0, next_tick - time.monotonic()))
+
+    def stylize_worker() -> None:
+        while states.peek() is None:  # the first style tick
+            if pipeline.stop.wait(0.01):
+                return
+        while True:
+            item = frames.get()
+            if item is END:
+                break
+            frame: Captured = item
+            image = frame.image if (frame.image.shape[1], frame.image.shape[0]) == (width, height) \
+                else resize_to(frame.image, width, height)
+            shown.put((stnet.stylize(image, states.peek()), frame.captured))
+            stats.stylized += 1
+        shown.end()
+
+    def output_loop() -> None:
+        end = None if job.duration is None else t0 + job.duration
+        next_status = t0 + cfg.status_every
+        terminal = job.status and sys.stderr.isatty()
+        while end is None or time.monotonic() < end:
+            item = shown.get()
+            if item is END:
+                return
+            image, captured = item
+            now = time.monotonic()
+            for out in outputs:
+                if not out.show(image, now):
+                    return
+            stats.shown += 1
+            stats.latencies_ms.append((time.monotonic() - captured) * 1000.0)
+            if len(stats.latencies_ms) > 10_000:  # a long set: keep the recent ones
+                del stats.latencies_ms[:5_000]
+            if terminal and now >= next_status:
+                update(now)
+                print(f"\rlive: {stats.line()}   ", end="", file=sys.stderr, flush=True)
+                next_status = now + cfg.status_every
+
+    def update(now: float) -> None:
+        stats.seconds = now - t0
+        stats.dropped = frames.dropped
+        stats.captured = stats.stylized + frames.dropped
+        stats.audio_overflows = audio.overflows
+
+    pipeline.stage("video source", lambda: video.run(frames, pipeline.stop, t0))
+    pipeline.stage("audio source", lambda: audio.run(timeline, pipeline.stop, t0))
+    pipeline.stage("style worker", style_worker)
+    pipeline.stage("stylize worker", stylize_worker)
+    complete = False
+    try:
+        pipeline.run(main=output_loop)
+        complete = True
+    except KeyboardInterrupt:  # Ctrl-C is how a set ends: keep the recording
+        complete = True
+    finally:
+        update(time.monotonic())
+        for out in outputs:
+            out.close(complete=complete)
+        if job.status and sys.stderr.isatty():
+            print(file=sys.stderr)
+    return stats
+
+
+def list_devices() -> str:
+    from livestyle.io.mic import import_sounddevice
+
+    devices = str(import_sounddevice().query_devices()).strip()
+    return devices or "no audio devices found"
+
+
+def load_live_config(path: Path | None) -> tuple[LiveConfig, RuntimeConfig]:
+    return (load_config(LiveConfig, path, section="live"),
+            load_config(RuntimeConfig, path, section="runtime"))
