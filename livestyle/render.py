@@ -265,7 +265,7 @@ def render(job: RenderJob) -> RenderStats:
         writer.abort()
         raise
     stats.seconds = time.perf_counter() - t0
-    log.info("wrote %s: %d frames, %d style ticks in %.1f s (%.2f fps, %s)", job.output, stats.frames,
+    log.debug("wrote %s: %d frames, %d style ticks in %.1f s (%.2f fps, %s)", job.output, stats.frames,
              stats.ticks, stats.seconds, stats.frames / max(stats.seconds, 1e-9), stats.provider)
     return stats
 
