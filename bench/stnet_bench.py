@@ -12,7 +12,6 @@ import argparse
 import json
 import platform
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +22,9 @@ SIZES = ((256, 256), (640, 360), (1280, 720))  # (W, H)
 
 def timed(fn, repeats: int, warmup: int = 2) -> float:
     """Median wall time of `fn()` in ms, after warm-up runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+    from livestyle.bench import timed as each_timed
+
+    return statistics.median(each_timed(fn, warmup, repeats))
 
 
 def main() -> None:

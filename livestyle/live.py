@@ -30,7 +30,7 @@ from livestyle.audio.timeline import AudioTimeline
 from livestyle.config import load_config
 from livestyle.errors import UserError
 from livestyle.io.camera import CameraSource, Captured, ClipSource
-from livestyle.io.images import resize_to
+from livestyle.io.images import output_size, resize_to
 from livestyle.io.mic import ClipAudioSource, MicSource
 from livestyle.io.outputs import FileOutput, StreamOutput, WindowOutput
 from livestyle.pipeline import END, Pipeline
@@ -108,14 +108,6 @@ class LiveStats:
                 f"{s['style_hz']:.1f} Hz, {s['dropped_fraction']:.0%} dropped, {s['provider']}")
 
 
-def frame_size(source_w: int, source_h: int, size: tuple[int, int] | None, height: int | None) -> tuple[int, int]:
-    if size is not None:
-        return size
-    if height is not None:
-        return max(2, int(round(source_w * height / source_h / 2)) * 2), height
-    return source_w, source_h
-
-
 def trailing_start(end: int, clip_samples: int, hop: int) -> int:
     """Start of the newest window that ends at or before sample `end`, on the hop grid (the
     incremental mel reuses frames between windows only on that grid). May be negative at first:
@@ -171,7 +163,7 @@ def live(job: LiveJob) -> LiveStats:
             outputs.append(WindowOutput(fullscreen=job.fullscreen))
         video = open_video_source(job)
         audio = open_audio_source(job, mel_cfg.sample_rate, video)
-        width, height = frame_size(video.width, video.height, job.size, job.height)
+        width, height = output_size(video.width, video.height, job.size, job.height)
         engine = Engine(job.runtime, job.providers)
         stnet = STNetRunner(engine, folder)
         mvnet = MVNetRunner(engine, folder)

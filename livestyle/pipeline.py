@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any, Callable
 
 END = object()  # end-of-stream marker
@@ -47,6 +48,17 @@ class Channel:
             except queue.Empty:
                 if self.stop.is_set():
                     raise Stopped from None
+
+
+def sleep_until(due: float, stop: threading.Event) -> bool:
+    """Sleep until time.monotonic() reaches `due` (a few ms granularity, for real-time pacing);
+    False if `stop` was set first."""
+    while not stop.is_set():
+        left = due - time.monotonic()
+        if left <= 0:
+            return True
+        stop.wait(min(0.005, left))
+    return False
 
 
 class Latest:

@@ -31,7 +31,7 @@ from livestyle.audio.features import IncrementalMel, clip_start_for
 from livestyle.audio.timeline import AudioTimeline
 from livestyle.config import load_config
 from livestyle.errors import UserError
-from livestyle.io.images import fit_height, resize_to
+from livestyle.io.images import fit_height, output_size, resize_to
 from livestyle.io.video import MediaInfo, VideoWriter, decode_video, open_media, probe
 from livestyle.pipeline import END, Pipeline
 from livestyle.runtime.engine import Engine, RuntimeConfig
@@ -79,15 +79,6 @@ class RenderStats:
     seconds: float = 0.0
     provider: str = ""
     output: Path | None = None
-
-
-def output_size(info: MediaInfo, size: tuple[int, int] | None, height: int | None) -> tuple[int, int]:
-    if size is not None:
-        return size
-    if height is not None:
-        width = max(2, int(round(info.width * height / info.height / 2)) * 2)
-        return width, height
-    return info.width, info.height
 
 
 def style_input(style: np.ndarray, size: int) -> np.ndarray:
@@ -143,7 +134,7 @@ def render(job: RenderJob) -> RenderStats:
     length = end - job.start
     fps = info.fps if cfg.fps == "source" else Fraction(int(cfg.fps))
     n_frames = max(1, round(length * fps))
-    width, height = output_size(info, job.size, job.height)
+    width, height = output_size(info.width, info.height, job.size, job.height)
     tick = 1.0 / cfg.style_hz
     n_ticks = int(math.ceil(length * cfg.style_hz)) + 1
     half = mel_cfg.clip_samples // 2

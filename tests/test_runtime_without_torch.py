@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+CLIP = REPO / "data" / "video" / "big_buck_bunny_cut_10s.mp4"
 
 BLOCKER = """
 import importlib.abc, sys
@@ -21,32 +22,30 @@ def run_blocked(code: str) -> subprocess.CompletedProcess:
                           cwd=REPO, timeout=300)
 
 
+def assert_cli_runs_without_torch(argv: list[str]) -> None:
+    """`livestyle ARGV` succeeds in a process where importing torch fails, and never imports it."""
+    result = run_blocked(f"""
+from livestyle.cli import main
+code = main({[str(a) for a in argv]!r})
+assert code == 0, code
+assert not any(m.split('.')[0] == 'torch' for m in sys.modules)
+print('ok')
+""")
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout
+
+
 def test_stylize_runs_without_torch(tmp_path):
     out = tmp_path / "out.png"
     content = REPO / "data" / "paintings" / "1913_picabia_udnie.jpg"
     style = REPO / "data" / "paintings" / "1889_van_gogh_the_starry_night.jpg"
-    result = run_blocked(f"""
-from livestyle.cli import main
-code = main(['stylize', {str(content)!r}, {str(style)!r}, '-o', {str(out)!r}, '--height', '96',
-             '--providers', 'cpu'])
-assert code == 0, code
-assert not any(m.split('.')[0] == 'torch' for m in sys.modules)
-print('ok')
-""")
-    assert result.returncode == 0, result.stderr
-    assert "ok" in result.stdout and out.exists()
+    assert_cli_runs_without_torch(["stylize", content, style, "-o", out, "--height", "96", "--providers", "cpu"])
+    assert out.exists()
 
 
 def test_visualize_runs_without_torch(tmp_path):
     audio = REPO / "data" / "audio" / "brahms_hungarian_dance_5.ogg"
-    result = run_blocked(f"""
-from livestyle.cli import main
-code = main(['visualize', {str(audio)!r}, '-o', {str(tmp_path)!r}, '--hop', '20', '--providers', 'cpu', '--quiet'])
-assert code == 0, code
-assert not any(m.split('.')[0] == 'torch' for m in sys.modules)
-print('ok')
-""")
-    assert result.returncode == 0, result.stderr
+    assert_cli_runs_without_torch(["visualize", audio, "-o", tmp_path, "--hop", "20", "--providers", "cpu", "--quiet"])
     assert len(list(tmp_path.glob("style_*.png"))) == 3
 
 
@@ -62,28 +61,13 @@ def test_cli_help_without_torch():
 
 def test_bench_and_render_run_without_torch(tmp_path):
     out = tmp_path / "bench.json"
-    result = run_blocked(f"""
-from livestyle.cli import main
-code = main(['bench', '--providers', 'cpu', '--sizes', '64x48', '--repeats', '1', '--warmup', '0',
-             '--clip', {str(REPO / 'data' / 'video' / 'big_buck_bunny_cut_10s.mp4')!r}, '--clip-height', '36',
-             '--clip-seconds', '1', '--json', {str(out)!r}, '--quiet'])
-assert code == 0, code
-assert not any(m.split('.')[0] == 'torch' for m in sys.modules)
-print('ok')
-""")
-    assert result.returncode == 0, result.stderr
-    assert "ok" in result.stdout and out.exists()
+    assert_cli_runs_without_torch(["bench", "--providers", "cpu", "--sizes", "64x48", "--repeats", "1", "--warmup", "0",
+                                   "--clip", CLIP, "--clip-height", "36", "--clip-seconds", "1", "--json", out, "--quiet"])
+    assert out.exists()
 
 
 def test_live_runs_without_torch(tmp_path):
     out = tmp_path / "live.mp4"
-    result = run_blocked(f"""
-from livestyle.cli import main
-code = main(['live', '--clip', {str(REPO / 'data' / 'video' / 'big_buck_bunny_cut_10s.mp4')!r}, '-o', {str(out)!r},
-             '--duration', '1', '--height', '36', '--providers', 'cpu', '--quiet'])
-assert code == 0, code
-assert not any(m.split('.')[0] == 'torch' for m in sys.modules)
-print('ok')
-""")
-    assert result.returncode == 0, result.stderr
-    assert "ok" in result.stdout and out.exists()
+    assert_cli_runs_without_torch(["live", "--clip", CLIP, "-o", out, "--duration", "1", "--height", "36",
+                                   "--providers", "cpu", "--quiet"])
+    assert out.exists()

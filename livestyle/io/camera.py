@@ -17,7 +17,7 @@ import numpy as np
 
 from livestyle.errors import UserError
 from livestyle.io.video import decode_video, probe
-from livestyle.pipeline import Latest
+from livestyle.pipeline import Latest, sleep_until
 from livestyle.runtime.engine import captured_native_output
 
 log = logging.getLogger(__name__)
@@ -108,10 +108,7 @@ class ClipSource:
             while not stop.is_set():
                 last = 0.0
                 for t, image in decode_video(self.path, self.info.zero, 0.0, self.info.orientation):
-                    due = t0 + offset + t
-                    while not stop.is_set() and time.monotonic() < due:
-                        time.sleep(min(0.005, max(0.0, due - time.monotonic())))
-                    if stop.is_set():
+                    if not sleep_until(t0 + offset + t, stop):
                         return
                     out.put(Captured(image, time.monotonic(), index))
                     index, last = index + 1, t

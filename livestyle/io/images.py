@@ -77,3 +77,14 @@ def resize_shorter(image: np.ndarray, side: int) -> np.ndarray:
     scale = side / min(h, w)
     size = (max(side, round(w * scale)), max(side, round(h * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+def output_size(width: int, height: int, size: tuple[int, int] | None = None,
+                out_height: int | None = None) -> tuple[int, int]:
+    """--size WxH as given, else --height with the aspect kept (even width, for 4:2:0 video),
+    else the source size."""
+    if size is not None:
+        return size
+    if out_height is not None:
+        return max(2, int(round(width * out_height / height / 2)) * 2), out_height
+    return width, height

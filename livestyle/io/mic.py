@@ -8,7 +8,6 @@ timeline holds a little more than one 8.91 s window however long the set lasts.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 from livestyle.audio.decode import decode_audio
 from livestyle.audio.timeline import AudioTimeline
 from livestyle.errors import UserError
+from livestyle.pipeline import sleep_until
 
 
 def import_sounddevice() -> Any:
@@ -80,10 +80,7 @@ class ClipAudioSource:
             while not stop.is_set():
                 start = written
                 for _, chunk in decode_audio(self.path, self.sample_rate):
-                    due = t0 + (written + len(chunk)) / self.sample_rate
-                    while not stop.is_set() and time.monotonic() < due:
-                        time.sleep(min(0.005, max(0.0, due - time.monotonic())))
-                    if stop.is_set():
+                    if not sleep_until(t0 + (written + len(chunk)) / self.sample_rate, stop):
                         return
                     timeline.append(chunk)
                     written += len(chunk)
