@@ -30,8 +30,8 @@ def import_sounddevice() -> Any:
 
 class MicSource:
     """The default input device, or one by index or (part of its) name: `livestyle live
-    --list-devices` shows them. PortAudio resamples to our rate and we take channel 0 after
-    averaging all channels (a stereo line input is downmixed)."""
+    --list-devices` shows them. PortAudio delivers our sample rate; up to two channels are
+    recorded and averaged (a stereo line input is downmixed)."""
 
     def __init__(self, device: str | int | None, sample_rate: int, sd: Any = None):
         self.sd = sd or import_sounddevice()
