@@ -92,6 +92,16 @@ def cmd_live(args: argparse.Namespace) -> None:
             print(f"recorded {args.output}")
 
 
+def cmd_doctor(args: argparse.Namespace) -> None:
+    from livestyle.doctor import report, run_doctor
+
+    checks = run_doctor(models=args.models, providers=args.providers or ("tensorrt", "cuda", "cpu"),
+                        camera=None if args.no_camera else args.camera)
+    print(report(checks))
+    if any(c.required and not c.ok for c in checks):
+        raise UserError("a check that render needs failed (see the FAIL lines)")
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     from livestyle.bench import BenchConfig, format_table, run_bench, write_json
     from livestyle.config import load_config
@@ -272,6 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, default=None, help="write the end-of-set figures (fps, latency) here")
     p.add_argument("--quiet", action="store_true", help="no status line or summary")
     p.set_defaults(func=cmd_live)
+
+    p = sub.add_parser("doctor", help="check what this machine can run (GPU providers, models, camera, mic, ...)",
+                       description="Check, for real, everything livestyle uses: the shipped graphs against "
+                                   "their manifest, each execution provider alone (loading a graph), the "
+                                   "encoders, the microphone, a camera, the window, and the training extra. "
+                                   "One line per check with the reason when it fails. Exit status 2 only "
+                                   "when render itself cannot run.")
+    p.add_argument("--providers", type=_providers, default=None, help="providers to try (default tensorrt,cuda,cpu)")
+    p.add_argument("--camera", default="0", help="camera to try opening (default 0)")
+    p.add_argument("--no-camera", action="store_true", help="do not touch any camera")
+    p.add_argument("--models", type=Path, default=None, help="folder with the exported graphs (default: exported/)")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("bench", help="latency and fps per stage and per execution provider",
                        description="Time every stage of the pipeline (audio front end, MVNet, STNet style "

@@ -1,4 +1,4 @@
-"""The runtime path (stylize, visualize, render, live, bench) runs with torch impossible to import."""
+"""The runtime path (stylize, visualize, render, live, bench, doctor) runs with torch impossible to import."""
 
 import subprocess
 import sys
@@ -71,3 +71,7 @@ def test_live_runs_without_torch(tmp_path):
     assert_cli_runs_without_torch(["live", "--clip", CLIP, "-o", out, "--duration", "1", "--height", "36",
                                    "--providers", "cpu", "--quiet"])
     assert out.exists()
+
+
+def test_doctor_runs_without_torch():
+    assert_cli_runs_without_torch(["doctor", "--no-camera", "--providers", "cpu"])

