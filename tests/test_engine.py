@@ -34,7 +34,11 @@ class FakeOrt:
         ORT_ENABLE_ALL = 99
 
     class SessionOptions:
-        pass
+        def __init__(self):
+            self.entries = {}
+
+        def add_session_config_entry(self, key, value):
+            self.entries[key] = value
 
     def __init__(self, offered, silently_broken=(), raising=()):
         self.offered = offered
@@ -47,6 +51,7 @@ class FakeOrt:
 
     def InferenceSession(self, path, sess_options=None, providers=()):
         self.calls.append(providers)
+        self.options = sess_options
         names = [p for p, _ in providers]
         if names[0] in self.raising:
             raise RuntimeError(f"{names[0]} failed: libnvinfer.so.10: cannot open shared object file")
@@ -135,6 +140,15 @@ def test_unknown_provider_and_missing_model_are_user_errors(model, tmp_path):
         Engine(providers=("tensorrt", "directml"), ort=FakeOrt(ALL))
     with pytest.raises(UserError, match="model file not found"):
         Engine(providers=("cpu",), ort=FakeOrt(ALL)).session(tmp_path / "nope.onnx")
+
+
+def test_cpu_threads_do_not_spin_unless_asked(model):
+    """Two of our sessions run at once (style, frames): busy-waiting threads would steal cores."""
+    ort = FakeOrt(ALL)
+    Engine(providers=("cpu",), ort=ort).session(model)
+    assert ort.options.entries == {"session.intra_op.allow_spinning": "0"}
+    Engine(RuntimeConfig(cpu_spinning=True), providers=("cpu",), ort=ort).session(model)
+    assert ort.options.entries == {}
 
 
 def test_tensorrt_options_from_config():

@@ -63,6 +63,10 @@ class RuntimeConfig:
     providers: tuple[str, ...] = ("tensorrt", "cuda", "cpu")
     device_id: int = 0
     intra_op_threads: int = 0  # 0: ONNX Runtime's default (all physical cores)
+    # ORT's default lets idle CPU threads busy-wait for the next run. Our sessions run side by
+    # side (style and frames), so spinning threads steal the cores the other needs: off is 14-35 %
+    # faster for render on 2 cores (bench/RESULTS.md).
+    cpu_spinning: bool = False
     tensorrt: TensorRTOptions = field(default_factory=TensorRTOptions)
     cuda: CUDAOptions = field(default_factory=CUDAOptions)
 
@@ -258,6 +262,8 @@ class Engine:
         options.log_severity_level = 3
         if self.cfg.intra_op_threads:
             options.intra_op_num_threads = self.cfg.intra_op_threads
+        if not self.cfg.cpu_spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         while True:
             candidates = list(self.available())
             first = candidates[0]
