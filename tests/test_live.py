@@ -194,3 +194,20 @@ def test_constant_rate_slots_follow_the_clock():
     assert rate.due(100.04) == 0         # still inside it
     assert rate.due(100.26) == 5         # slots 1..5: a slow frame is repeated, not lost
     assert rate.due(100.26) == 0
+
+
+def test_ctrl_c_ends_the_set_and_keeps_the_recording(tmp_path, monkeypatch):
+    from livestyle.io.outputs import FileOutput
+
+    show, calls = FileOutput.show, []
+
+    def interrupted(self, image, now):
+        calls.append(now)
+        if len(calls) == 8:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the main thread, where outputs run
+        return show(self, image, now)
+
+    monkeypatch.setattr(FileOutput, "show", interrupted)
+    out = tmp_path / "set.mp4"
+    assert main(["live", "--clip", str(CLIP), "-o", str(out), *QUIET]) == 0
+    assert frames_in(out)[0] >= 7 and not list(tmp_path.glob(".*partial*"))
