@@ -53,3 +53,16 @@ def test_bench_rejects_bad_arguments(capsys, tmp_path):
     assert exc.value.code == 2 and "expected WxH" in capsys.readouterr().err
     assert main(["bench", "--providers", "cpu", "--clip", str(tmp_path / "missing.mp4")]) == 2
     assert "missing.mp4: no such file" in capsys.readouterr().err
+
+
+def test_live_capacity_arithmetic():
+    from livestyle.bench import live_capacity
+
+    result = {"stages": [{"stage": "mvnet (1 window)", "mean_ms": 10.0}, {"stage": "style branch (128x128)", "mean_ms": 5.0},
+                         {"stage": "content 640x360", "mean_ms": 20.0}]}
+    mel = {"mean_ms": 1.0}
+    cpu = live_capacity(result, mel, on_cpu=True)  # 16 ms per tick x 20 = 320 ms of each second
+    assert cpu["style_tick_ms"] == 16.0 and cpu["style_load_at_20hz"] == 0.32
+    assert cpu["fps_with_style"] == {"640x360": 34.0} and cpu["style_hz_max"] == 62.5
+    gpu = live_capacity(result, mel, on_cpu=False)  # the mel runs on the CPU, beside the device
+    assert gpu["style_tick_ms"] == 15.0 and gpu["fps_with_style"] == {"640x360": 35.0}
