@@ -155,14 +155,15 @@ def test_tensorrt_options_from_config():
     cfg = RuntimeConfig(device_id=1, tensorrt=TensorRTOptions(fp16=False, cache_dir="/tmp/trt",
                                                               min_size="32x32", opt_size="640x360",
                                                               max_size="1280x720"))
-    opts = tensorrt_options(cfg, {"frame": (1, 3, -1, -1)})
+    opts = tensorrt_options(cfg, {"frame": (-1, 3, "H", "W"), "s_mean": (-1, 256), "s_matrix": (-1, 32, 32)})
     assert opts["device_id"] == 1
     assert opts["trt_fp16_enable"] is False
     assert opts["trt_engine_cache_enable"] is True and opts["trt_engine_cache_path"] == "/tmp/trt"
     assert opts["trt_max_workspace_size"] == 2048 * 1024 * 1024
-    assert opts["trt_profile_min_shapes"] == "frame:1x3x32x32"
-    assert opts["trt_profile_opt_shapes"] == "frame:1x3x360x640"
-    assert opts["trt_profile_max_shapes"] == "frame:1x3x720x1280"
+    # every dynamic input of the content graph gets a profile (TensorRT requires one for each)
+    assert opts["trt_profile_min_shapes"] == "frame:1x3x32x32,s_mean:1x256,s_matrix:1x32x32"
+    assert opts["trt_profile_opt_shapes"] == "frame:1x3x360x640,s_mean:1x256,s_matrix:1x32x32"
+    assert opts["trt_profile_max_shapes"] == "frame:1x3x720x1280,s_mean:1x256,s_matrix:1x32x32"
     assert "trt_profile_min_shapes" not in tensorrt_options(cfg)  # static graphs need no profile
 
 
@@ -188,3 +189,31 @@ def test_real_onnxruntime_reports_the_provider_it_runs(tmp_path):
     assert session.provider == "cpu"
     import numpy as np
     assert session.run(x=np.array([-1.0], np.float32))["y"][0] == 0.0
+
+
+def test_content_graph_gets_a_tensorrt_profile_for_every_dynamic_input():
+    """Checked against the shipped graph: each input with a symbolic dimension has a profile shape
+    of the same rank, so TensorRT can build one engine for the configured frame-size range."""
+    import onnxruntime
+
+    from livestyle.runtime.engine import Session
+    from livestyle.runtime.models import models_dir
+    from livestyle.runtime.stylizer import STNetRunner
+
+    requested = {}
+
+    class SpyEngine:
+        def session(self, path, dynamic_inputs=None):
+            requested[path.name] = dynamic_inputs
+            return Session(onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]), path)
+
+    STNetRunner(SpyEngine(), models_dir())
+    profile = requested["stnet_content.onnx"]
+    graph = onnxruntime.InferenceSession(str(models_dir() / "stnet_content.onnx"), providers=["CPUExecutionProvider"])
+    dynamic = [i for i in graph.get_inputs() if any(not isinstance(d, int) for d in i.shape)]
+    assert {i.name for i in dynamic} == set(profile)
+    for i in dynamic:
+        assert len(profile[i.name]) == len(i.shape)
+        assert all(p == d for p, d in zip(profile[i.name], i.shape) if isinstance(d, int))
+    shapes = tensorrt_options(RuntimeConfig(), profile)["trt_profile_opt_shapes"]
+    assert shapes == "frame:1x3x360x640,s_mean:1x256,s_matrix:1x32x32"

@@ -85,10 +85,12 @@ def _parse_wh(text: str) -> tuple[int, int]:
     return w, h
 
 
-def tensorrt_options(cfg: RuntimeConfig, dynamic_inputs: dict[str, tuple[int, ...]] | None = None) -> dict[str, Any]:
-    """Provider options for TensorrtExecutionProvider. `dynamic_inputs` maps an input name with
-    dynamic H, W to its shape with -1 there (e.g. frame: (1, 3, -1, -1)); a min/opt/max profile is
-    built for them from the config so TensorRT builds one engine for the whole size range."""
+def tensorrt_options(cfg: RuntimeConfig, dynamic_inputs: dict[str, tuple[int | str, ...]] | None = None) -> dict[str, Any]:
+    """Provider options for TensorrtExecutionProvider. `dynamic_inputs` gives the shape of every
+    input with a dynamic dimension: "H" and "W" for the frame size, -1 for the batch (built for 1),
+    numbers for fixed dimensions, e.g. {"frame": (-1, 3, "H", "W"), "s_mean": (-1, 256)}. TensorRT
+    needs a min/opt/max profile for every dynamic input; the frame-size range comes from the config,
+    so one engine serves every size in it."""
     t = cfg.tensorrt
     cache = str(Path(os.path.expanduser(t.cache_dir)))
     opts: dict[str, Any] = {
@@ -104,16 +106,12 @@ def tensorrt_options(cfg: RuntimeConfig, dynamic_inputs: dict[str, tuple[int, ..
     if t.timing_cache:
         opts["trt_timing_cache_path"] = cache
     if dynamic_inputs:
-        profiles = {}
         for key, size in (("min", t.min_size), ("opt", t.opt_size), ("max", t.max_size)):
             w, h = _parse_wh(size)
-            shapes = []
-            for name, shape in dynamic_inputs.items():
-                dims = list(shape)
-                dims[-2], dims[-1] = h, w
-                shapes.append(f"{name}:{'x'.join(str(1 if d < 0 else d) for d in dims)}")
-            profiles[f"trt_profile_{key}_shapes"] = ",".join(shapes)
-        opts.update(profiles)
+            sizes = {"H": h, "W": w}
+            shapes = [f"{name}:{'x'.join(str(sizes.get(d, 1) if isinstance(d, str) or d < 0 else d) for d in shape)}"
+                      for name, shape in dynamic_inputs.items()]
+            opts[f"trt_profile_{key}_shapes"] = ",".join(shapes)
     return opts
 
 
@@ -252,7 +250,7 @@ class Engine:
             self._warn(f"{' and '.join(DISPLAY[n] for n in skipped)} requested but unusable ({reasons}); "
                        f"running on {DISPLAY.get(running, running)}")
 
-    def session(self, path: str | Path, dynamic_inputs: dict[str, tuple[int, ...]] | None = None) -> Session:
+    def session(self, path: str | Path, dynamic_inputs: dict[str, tuple[int | str, ...]] | None = None) -> Session:
         """Load `path` on the first provider that works; later ones stay as fallbacks for nodes."""
         path = Path(path)
         if not path.is_file():

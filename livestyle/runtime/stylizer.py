@@ -55,8 +55,9 @@ class STNetRunner:
         self.stride = int(info["stride"])
         self.channels = int(info["channels"])
         self.style_session = engine.session(checked_graph(folder, STYLE_GRAPH))
-        self.content_session = engine.session(checked_graph(folder, CONTENT_GRAPH),
-                                              dynamic_inputs={"frame": (1, 3, -1, -1)})
+        self.content_session = engine.session(  # TensorRT: one engine for the configured size range
+            checked_graph(folder, CONTENT_GRAPH),
+            dynamic_inputs={"frame": (-1, 3, "H", "W"), "s_mean": (-1, self.channels), "s_matrix": (-1, 32, 32)})
         for session, names in ((self.style_session, ["style"]),
                                (self.content_session, ["frame", "s_mean", "s_matrix"])):
             if session.input_names != names:
