@@ -248,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "20 times a second the trailing 8.91 s of audio becomes a style image "
                                    "(MVNet, fixed z) that paints the newest camera frame (STNet). Slow "
                                    "stages drop frames and style ticks instead of falling behind. Shows a "
-                                   "window by default (F: fullscreen, Esc/Q: quit); -o records and "
+                                   "window by default (F: fullscreen, Space: freeze the style, N/P: next/"
+                                   "previous seed, Esc/Q: quit); -o records and "
                                    "--stream sends it out. Ctrl-C ends the set and keeps the recording. "
                                    "Prints frame rate and capture-to-output latency. Needs no torch.")
     src = p.add_mutually_exclusive_group()

@@ -32,7 +32,7 @@ from livestyle.errors import UserError
 from livestyle.io.camera import CameraSource, Captured, ClipSource
 from livestyle.io.images import output_size, resize_to
 from livestyle.io.mic import ClipAudioSource, MicSource
-from livestyle.io.outputs import FileOutput, StreamOutput, WindowOutput
+from livestyle.io.outputs import Controls, FileOutput, StreamOutput, WindowOutput
 from livestyle.pipeline import END, Pipeline
 from livestyle.render import style_input
 from livestyle.runtime.engine import Engine, RuntimeConfig
@@ -156,18 +156,18 @@ def live(job: LiveJob) -> LiveStats:
     shown = pipeline.latest()
     timeline = AudioTimeline(mel_cfg.sample_rate)
 
+    controls = Controls(seed=cfg.seed)
     outputs: list[Any] = []
     video = None
     try:  # what a user can get wrong first, then the models (TensorRT may take minutes to build)
         if job.window:
-            outputs.append(WindowOutput(fullscreen=job.fullscreen))
+            outputs.append(WindowOutput(fullscreen=job.fullscreen, controls=controls))
         video = open_video_source(job)
         audio = open_audio_source(job, mel_cfg.sample_rate, video)
         width, height = output_size(video.width, video.height, job.size, job.height)
         engine = Engine(job.runtime, job.providers)
         stnet = STNetRunner(engine, folder)
         mvnet = MVNetRunner(engine, folder)
-        z = seeded_z(cfg.seed, 1, mvnet.z_dim)
         stats = LiveStats(provider=stnet.provider)
         t0 = time.monotonic()
         if job.record:
@@ -187,7 +187,16 @@ def live(job: LiveJob) -> LiveStats:
         period = 1.0 / cfg.style_hz
         smoother = StyleSmoother(cfg.smoothing, period)
         next_tick, last = time.monotonic(), None
+        seed, z = None, None
         while not pipeline.stop.is_set():
+            if controls.seed != seed:  # the performer picked another z
+                seed = controls.seed
+                z = seeded_z(seed, 1, mvnet.z_dim)
+            if controls.frozen and states.peek() is not None:  # hold the style; keep the audio moving
+                timeline.release_before(max(0, trailing_start(timeline.end, mel_cfg.clip_samples, mel_cfg.hop)))
+                next_tick, last = time.monotonic() + period, None
+                pipeline.stop.wait(period)
+                continue
             start = trailing_start(timeline.end, mel_cfg.clip_samples, mel_cfg.hop)
             window_mel = mel.window(timeline, start)
             timeline.release_before(max(0, start))

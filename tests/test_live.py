@@ -211,3 +211,32 @@ def test_ctrl_c_ends_the_set_and_keeps_the_recording(tmp_path, monkeypatch):
     out = tmp_path / "set.mp4"
     assert main(["live", "--clip", str(CLIP), "-o", str(out), *QUIET]) == 0
     assert frames_in(out)[0] >= 7 and not list(tmp_path.glob(".*partial*"))
+
+
+def test_window_keys_change_seed_and_freeze(monkeypatch):
+    """N picks the next seed: the style worker switches z; Space freezes the style."""
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    import pygame
+
+    import livestyle.live as live_module
+    from livestyle.io.outputs import WindowOutput
+
+    seeds = []
+    real_z = live_module.seeded_z
+    monkeypatch.setattr(live_module, "seeded_z", lambda seed, *a: seeds.append(seed) or real_z(seed, *a))
+    show, shown = WindowOutput.show, []
+
+    def pressing(self, image, now):
+        shown.append(now)
+        if len(shown) == 2:
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_n))
+        if len(shown) == 4:
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
+        result = show(self, image, now)
+        pressing.controls = self.controls
+        return result
+
+    monkeypatch.setattr(WindowOutput, "show", pressing)
+    assert main(["live", "--clip", str(CLIP), "--duration", "2", "--seed", "7", *QUIET]) == 0
+    assert seeds[0] == 7 and 8 in seeds  # the next seed was used for later ticks
+    assert pressing.controls.seed == 8 and pressing.controls.frozen

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,22 @@ STREAM_FORMATS = {"rtmp": "flv", "rtmps": "flv", "srt": "mpegts", "udp": "mpegts
                   "rtp": "rtp_mpegts", "rtsp": "rtsp"}
 
 
-class WindowOutput:
-    """A window the size of the frames; F toggles fullscreen, Esc or Q or closing it ends the set.
-    SDL wants the main thread, so `live` calls this from there."""
+@dataclass
+class Controls:
+    """What the performer changes from the keyboard during a set; the style worker reads it every
+    tick (plain attributes: one writer, one reader, a tick of delay is fine)."""
+    seed: int = 0
+    frozen: bool = False  # hold the current style whatever the music does
 
-    def __init__(self, title: str = "livestyle", fullscreen: bool = False):
+
+KEYS_HELP = "F fullscreen, Space freeze/unfreeze the style, N/P next/previous seed, Esc/Q quit"
+
+
+class WindowOutput:
+    """A window the size of the frames, scaled to fit when resized or fullscreen. Keys: see
+    KEYS_HELP. SDL wants the main thread, so `live` calls this from there."""
+
+    def __init__(self, title: str = "livestyle", fullscreen: bool = False, controls: Controls | None = None):
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
         try:
             import pygame
@@ -50,6 +62,7 @@ class WindowOutput:
             raise UserError(f"no display for the live window ({error}); use -o FILE or --stream URL, "
                             f"or run where a display is available (DISPLAY / WAYLAND_DISPLAY)")
         self.title, self.fullscreen = title, fullscreen
+        self.controls = controls or Controls()
         self.screen = None
         self.shown = 0
 
@@ -73,9 +86,17 @@ class WindowOutput:
         for event in pg.event.get():
             if event.type == pg.QUIT or (event.type == pg.KEYDOWN and event.key in (pg.K_ESCAPE, pg.K_q)):
                 return False
-            if event.type == pg.KEYDOWN and event.key == pg.K_f:
+            if event.type != pg.KEYDOWN:
+                continue
+            if event.key == pg.K_f:
                 self.fullscreen = not self.fullscreen
                 self._open((w, h))
+            elif event.key == pg.K_SPACE:
+                self.controls.frozen = not self.controls.frozen
+            elif event.key in (pg.K_n, pg.K_p):
+                self.controls.seed += 1 if event.key == pg.K_n else -1
+            pg.display.set_caption(f"{self.title}  seed {self.controls.seed}"
+                                   + ("  (style frozen)" if self.controls.frozen else ""))
         surface = pg.image.frombuffer(np.ascontiguousarray(image).tobytes(), (w, h), "RGB")
         sw, sh = self.screen.get_size()
         if (sw, sh) != (w, h):
