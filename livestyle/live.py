@@ -14,16 +14,13 @@ Latency is measured per frame from capture to output and reported with the frame
 
 from __future__ import annotations
 
-import logging
 import statistics
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from livestyle.audio.features import IncrementalMel, MelConfig
 from livestyle.audio.timeline import AudioTimeline
@@ -41,7 +38,6 @@ from livestyle.runtime.mvnet import MVNetRunner, seeded_z
 from livestyle.runtime.smoothing import StyleSmoother
 from livestyle.runtime.stylizer import STNetRunner
 
-log = logging.getLogger(__name__)
 
 
 @dataclass

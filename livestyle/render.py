@@ -31,7 +31,7 @@ from livestyle.audio.features import IncrementalMel, clip_start_for
 from livestyle.audio.timeline import AudioTimeline
 from livestyle.config import load_config
 from livestyle.errors import UserError
-from livestyle.io.images import fit_height, output_size, resize_to
+from livestyle.io.images import output_size, resize_to
 from livestyle.io.video import MediaInfo, VideoWriter, decode_video, open_media, probe
 from livestyle.pipeline import END, Pipeline
 from livestyle.runtime.engine import Engine, RuntimeConfig
@@ -137,7 +137,6 @@ def render(job: RenderJob) -> RenderStats:
     width, height = output_size(info.width, info.height, job.size, job.height)
     tick = 1.0 / cfg.style_hz
     n_ticks = int(math.ceil(length * cfg.style_hz)) + 1
-    half = mel_cfg.clip_samples // 2
     z = seeded_z(cfg.seed, 1, mvnet.z_dim)
 
     writer = VideoWriter(job.output, width, height, fps, codec=job.codec, crf=cfg.crf,
