@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from livestyle.audio.features import IncrementalMel, MelConfig
 from livestyle.audio.timeline import AudioTimeline
 from livestyle.config import load_config
@@ -37,7 +36,6 @@ from livestyle.runtime.models import model_info, models_dir
 from livestyle.runtime.mvnet import MVNetRunner, seeded_z
 from livestyle.runtime.smoothing import StyleSmoother
 from livestyle.runtime.stylizer import STNetRunner
-
 
 
 @dataclass
