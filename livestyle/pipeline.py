@@ -139,11 +139,10 @@ class Pipeline:
             if main is not None:
                 try:
                     main()
-                except Stopped:
-                    pass
-                except BaseException as exc:  # noqa: BLE001
+                except (Stopped, KeyboardInterrupt) as exc:
                     if isinstance(exc, KeyboardInterrupt):
                         raise
+                except BaseException as exc:  # noqa: BLE001 - reported like a stage's error
                     with self._lock:
                         self.errors.append(("main", exc))
                 self.stop.set()

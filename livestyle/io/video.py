@@ -85,13 +85,15 @@ class Orientation:
         return cls()
 
     def apply(self, image: np.ndarray) -> np.ndarray:
+        if not (self.transpose or self.hflip or self.vflip):
+            return image  # the common case: no copy
         if self.transpose:
             image = image.transpose(1, 0, 2)
         if self.hflip:
             image = image[:, ::-1]
         if self.vflip:
             image = image[::-1]
-        return np.ascontiguousarray(image) if self != Orientation() else image
+        return np.ascontiguousarray(image)
 
 
 @dataclass
