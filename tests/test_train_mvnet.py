@@ -130,7 +130,7 @@ def test_every_loss_term_decreases_on_a_tiny_overfit(tiny_set, tmp_path):
             loss = loss_fn()
             loss.backward()
             opt.step()
-            history.append(float(loss))
+            history.append(loss.item())
         assert min(history[-3:]) < 0.9 * history[0], (name, history)
 
 

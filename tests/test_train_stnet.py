@@ -65,7 +65,7 @@ def overfit(trainer: STNetTrainer, stage: str, steps: int) -> list[float]:
             loss = trainer.transform_losses(content, style)["total"]
         loss.backward()
         opt.step()
-        history.append(float(loss))
+        history.append(loss.item())
     return history
 
 
