@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from livestyle.audio.decode import require_audio
 from livestyle.audio.features import IncrementalMel, MelConfig
 from livestyle.audio.timeline import AudioTimeline
 from livestyle.config import load_config
@@ -118,11 +119,7 @@ def open_video_source(job: LiveJob):
 def open_audio_source(job: LiveJob, sample_rate: int, video: CameraSource | ClipSource):
     """--audio FILE, else a rehearsal clip's own track (unless --mic), else the microphone."""
     if job.audio is not None:
-        from livestyle.io.video import open_media
-
-        with open_media(job.audio) as container:
-            if not container.streams.audio:
-                raise UserError(f"{job.audio}: has no audio stream")
+        require_audio(job.audio)
         return ClipAudioSource(job.audio, sample_rate, loop=job.loop)
     if isinstance(video, ClipSource) and job.mic is None:
         if not video.info.has_audio:

@@ -26,13 +26,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.audio.decode import decode_audio
+from livestyle.audio.decode import decode_audio, require_audio
 from livestyle.audio.features import IncrementalMel, clip_start_for
 from livestyle.audio.timeline import AudioTimeline
 from livestyle.config import load_config
 from livestyle.errors import UserError
 from livestyle.io.images import output_size, resize_to
-from livestyle.io.video import MediaInfo, VideoWriter, decode_video, open_media, probe
+from livestyle.io.video import MediaInfo, VideoWriter, decode_video, probe
 from livestyle.pipeline import END, Pipeline
 from livestyle.runtime.engine import Engine, RuntimeConfig
 from livestyle.runtime.models import models_dir
@@ -94,9 +94,7 @@ def validate(job: RenderJob) -> tuple[MediaInfo, Path, float]:
     audio source and the zero time of that source."""
     info = probe(job.input)
     if job.audio is not None:
-        with open_media(job.audio) as container:
-            if not container.streams.audio:
-                raise UserError(f"{job.audio}: has no audio stream")
+        require_audio(job.audio)
         audio_source, audio_zero = job.audio, 0.0
     elif not info.has_audio:
         raise UserError(f"{job.input}: has no audio stream; pass --audio FILE to drive the style with "

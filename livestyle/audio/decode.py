@@ -17,6 +17,13 @@ from livestyle.io.video import open_media
 SAMPLE_RATE = 22050
 
 
+def require_audio(path: str | Path) -> None:
+    """A clear error now, before any work, if `path` is unreadable or has no audio stream."""
+    with open_media(path) as container:
+        if not container.streams.audio:
+            raise UserError(f"{path}: has no audio stream")
+
+
 def decode_audio(path: str | Path, sample_rate: int, zero: float = 0.0,
                  start: float = 0.0) -> Iterator[tuple[float, np.ndarray]]:
     """(time of first sample, mono float32 chunk at `sample_rate`) from about `start` on (from
