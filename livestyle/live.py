@@ -14,12 +14,13 @@ Latency is measured per frame from capture to output and reported with the frame
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from livestyle.audio.decode import require_audio
 from livestyle.audio.features import IncrementalMel, MelConfig
@@ -87,13 +88,13 @@ class LiveStats:
     audio_overflows: int = 0
 
     def summary(self) -> dict[str, Any]:
-        lat = sorted(self.latencies_ms)
+        p50, p95 = np.percentile(self.latencies_ms, [50, 95]) if self.latencies_ms else (None, None)
         s = max(self.seconds, 1e-9)
         return {"seconds": round(self.seconds, 2), "captured_fps": round(self.captured / s, 2),
                 "shown_fps": round(self.shown / s, 2), "style_hz": round(self.ticks / s, 2),
                 "dropped_fraction": round(self.dropped / max(self.captured, 1), 3),
-                "latency_ms_p50": round(statistics.median(lat), 1) if lat else None,
-                "latency_ms_p95": round(lat[int(0.95 * (len(lat) - 1))], 1) if lat else None,
+                "latency_ms_p50": None if p50 is None else round(float(p50), 1),
+                "latency_ms_p95": None if p95 is None else round(float(p95), 1),
                 "provider": self.provider, "audio_overflows": self.audio_overflows}
 
     def line(self) -> str:
