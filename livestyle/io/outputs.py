@@ -15,7 +15,7 @@ import av
 import numpy as np
 
 from livestyle.errors import UserError
-from livestyle.io.video import VideoWriter, check_encoder
+from livestyle.io.video import VideoWriter, check_encoder, rgb_frame
 from livestyle.runtime.engine import captured_native_output
 
 log = logging.getLogger(__name__)
@@ -141,8 +141,9 @@ class FileOutput:
         self.path = path
 
     def show(self, image: np.ndarray, now: float) -> bool:
-        for _ in range(self.rate.due(now)):
-            self.writer.write(image)
+        slots = self.rate.due(now)
+        if slots:
+            self.writer.write(image, repeat=slots)
         return True
 
     def close(self, complete: bool = True) -> None:
@@ -186,12 +187,13 @@ class StreamOutput:
         self.frames = 0
 
     def show(self, image: np.ndarray, now: float) -> bool:
-        h, w = image.shape[:2]
-        if (w, h) != (self.width, self.height):
-            image = np.pad(image, ((0, self.height - h), (0, self.width - w), (0, 0)), mode="edge")
-        for _ in range(self.rate.due(now)):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = self.frames, self.time_base
+        slots = self.rate.due(now)
+        if not slots:
+            return True
+        frame = rgb_frame(image, self.width, self.height)  # converted once, however many slots
+        frame.time_base = self.time_base
+        for _ in range(slots):
+            frame.pts = self.frames
             try:
                 self.output.mux(self.video.encode(frame))
             except (av.error.FFmpegError, OSError) as exc:

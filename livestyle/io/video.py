@@ -197,6 +197,15 @@ def check_encoder(name: str) -> None:
         raise UserError(f"{name!r} is a {codec.type} codec, not a video codec")
 
 
+def rgb_frame(rgb: np.ndarray, width: int, height: int) -> av.VideoFrame:
+    """An RGB array as a frame of the encoder's (even) size: the missing edge row/column is
+    repeated, since 4:2:0 cannot hold odd sizes."""
+    h, w = rgb.shape[:2]
+    if (w, h) != (width, height):
+        rgb = np.pad(rgb, ((0, height - h), (0, width - w), (0, 0)), mode="edge")
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24")
+
+
 class VideoWriter:
     """Encode RGB frames at a fixed rate and mux an audio track in.
 
@@ -237,15 +246,14 @@ class VideoWriter:
         if audio_source is not None:
             self.audio = _AudioMux(self.output, self.fmt, audio_source, audio_zero, audio_start, end_time)
 
-    def write(self, rgb: np.ndarray) -> None:
-        h, w = rgb.shape[:2]
-        if (w, h) != (self.width, self.height):
-            rgb = np.pad(rgb, ((0, self.height - h), (0, self.width - w), (0, 0)), mode="edge")
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        frame.pts = self.frames
+    def write(self, rgb: np.ndarray, repeat: int = 1) -> None:
+        """Encode `rgb` as the next `repeat` frames (converted once)."""
+        frame = rgb_frame(rgb, self.width, self.height)
         frame.time_base = self.time_base
-        self.output.mux(self.video.encode(frame))
-        self.frames += 1
+        for _ in range(repeat):
+            frame.pts = self.frames
+            self.output.mux(self.video.encode(frame))
+            self.frames += 1
         if self.audio is not None:
             self.audio.mux_until(self.frames / self.fps)
 
