@@ -178,10 +178,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_data(args: argparse.Namespace) -> None:
-    from livestyle.train import starter
+    from livestyle.train import starter, stnet_data
 
     if args.kind == "stnet-starter":
-        counts = starter.build_stnet_starter(Path(args.dir))
+        counts = stnet_data.build_stnet_set(Path(args.dir))
     else:
         counts = starter.build_mvnet_starter(Path(args.dir), pieces_per_composer=args.pieces)
     print(f"{args.dir}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))

@@ -39,7 +39,7 @@ def painting_dir(tmp_path: Path) -> Path:
 
     folder = tmp_path / "style" / "nested"
     folder.mkdir(parents=True)
-    for name in ("1889_van_gogh_the_starry_night.jpg", "1831_hokusai_the_great_wave_off_kanagawa.jpg",
+    for name in ("1889_van_gogh_the_starry_night.jpg", "1830_hokusai_kazusa_sea_route.jpg",
                  "1913_picabia_udnie.jpg"):
         shutil.copy(PAINTINGS / name, folder / name)
     return tmp_path / "style"

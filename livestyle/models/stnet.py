@@ -51,7 +51,11 @@ class Decoder(nn.Module):
 
 class MatrixNet(nn.Module):
     """CNN(layer) of spec B.3: three zero-padded 3x3 convs to 32 channels, the uncentred second
-    moment O O^T / (h w), then a 1024 -> 1024 FC reshaped to a 32x32 matrix."""
+    moment O O^T / (h w), then a 1024 -> 1024 FC reshaped to a 32x32 matrix.
+
+    The moment is formed as (O / sqrt(hw)) (O / sqrt(hw))^T: the same value, but summing scaled
+    terms keeps every partial sum near the mean instead of growing with the frame's area, which at
+    1080p would pass float16's 65 504 (TensorRT/CUDA fp16 graphs)."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -66,8 +70,8 @@ class MatrixNet(nn.Module):
     def forward(self, centred: torch.Tensor) -> torch.Tensor:
         out = self.convs(centred)
         b, c, h, w = out.shape
-        flat = out.reshape(b, c, h * w)
-        moment = torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
+        flat = out.reshape(b, c, h * w) * torch.rsqrt(torch.tensor(float(h * w), dtype=out.dtype))
+        moment = torch.bmm(flat, flat.transpose(1, 2))
         return self.fc(moment.reshape(b, c * c)).reshape(b, MATRIX_SIZE, MATRIX_SIZE)
 
 

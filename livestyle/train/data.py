@@ -39,20 +39,53 @@ def to_image(tensor: torch.Tensor) -> np.ndarray:
     return (tensor.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class ColourJitter:
+    """Style augmentation so that palettes cover the colour wheel: with probability `hue_p` the hue
+    turns by a uniform angle; saturation and value are scaled by uniform factors in the ranges."""
+    hue_p: float = 0.0
+    saturation: tuple[float, float] = (1.0, 1.0)
+    value: tuple[float, float] = (1.0, 1.0)
+
+    @property
+    def active(self) -> bool:
+        return self.hue_p > 0 or self.saturation != (1.0, 1.0) or self.value != (1.0, 1.0)
+
+    def __call__(self, image: np.ndarray, rng: random.Random) -> np.ndarray:
+        import cv2
+
+        hsv = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
+        if rng.random() < self.hue_p:
+            hsv[..., 0] = (hsv[..., 0] + rng.uniform(0, 256)) % 256
+        hsv[..., 1] *= rng.uniform(*self.saturation)
+        hsv[..., 2] *= rng.uniform(*self.value)
+        hsv = np.clip(hsv, 0, 255).astype(np.uint8)
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL)
+
+
 class ImageFolder:
     """Random crops of the images in a folder.
 
     Each sample: resize the shorter side to a random size in [crop, crop * max_zoom] (so crops see
-    the image at several scales), random crop `crop` x `crop`, random horizontal flip. Decoded images
-    are cached at that largest size: the starter sets are small, and re-decoding would cost more
-    than a training step's data time. Unreadable files are skipped with one warning each.
+    the image at several scales), random crop `crop` x `crop`, random horizontal flip (and vertical
+    with `vflip`), optional colour jitter. Decoded images are cached at that largest size: the
+    starter sets are small, and re-decoding would cost more than a training step's data time.
+    Unreadable files are skipped with one warning each. `refuse`: file stems that must not be in
+    the folder (the frozen held-out set).
     """
 
-    def __init__(self, folder: str | Path, crop: int, max_zoom: float = 1.5, seed: int = 0):
+    def __init__(self, folder: str | Path, crop: int, max_zoom: float = 1.5, seed: int = 0,
+                 jitter: ColourJitter | None = None, vflip: bool = False, refuse: set[str] | None = None):
         self.files = list_images(folder)
         self.folder = Path(folder)
+        if refuse:
+            from livestyle.train.stnet_data import check_not_heldout
+
+            check_not_heldout(self.files, refuse, self.folder)
         self.crop = crop
         self.max_side = int(crop * max_zoom)
+        self.jitter = jitter
+        self.vflip = vflip
         self.rng = random.Random(seed)
         self.cache: dict[Path, np.ndarray] = {}
         self.bad: set[Path] = set()
@@ -90,6 +123,10 @@ class ImageFolder:
         image = image[y:y + self.crop, x:x + self.crop]
         if self.rng.random() < 0.5:
             image = image[:, ::-1]
+        if self.vflip and self.rng.random() < 0.5:
+            image = image[::-1]
+        if self.jitter is not None and self.jitter.active:
+            image = self.jitter(image, self.rng)
         return to_tensor(image)
 
     def batch(self, size: int) -> torch.Tensor:

@@ -18,10 +18,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from livestyle.config import to_dict
+from livestyle.errors import UserError
 from livestyle.io.images import write_image
 from livestyle.models.stnet import STNet
 from livestyle.models.vgg import VGGEncoder, load_vgg19_weights
-from livestyle.train.data import ImageFolder, to_image
+from livestyle.train.data import ColourJitter, ImageFolder, to_image
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class DecoderStage:
     lr: float = 5e-4
     pixel_weight: float = 1.0
     feature_weight: float = 1.0
+    style_share: float = 0.0   # share of each batch drawn from the style images (the decoder must
+                               # paint stylised features, whose colours the content photos may lack)
 
 
 @dataclass
@@ -45,6 +48,11 @@ class TransformStage:
     style_weight: float = 0.02
     content_layer: str = "r41"
     style_layers: tuple[str, ...] = ("r11", "r21", "r31", "r41")
+    # Compound regularisation (ReReVST): the content warped by a random smooth flow plus slight
+    # noise must give the warped output (L1). Stabilises video at no inference cost. 0: off.
+    temporal_weight: float = 0.0
+    temporal_flow: float = 4.0       # largest displacement of the random flow, pixels at `crop`
+    temporal_noise: float = 0.02     # std of the Gaussian noise added to the warped content
 
 
 @dataclass
@@ -62,6 +70,11 @@ class STNetTrainConfig:
     log_every: int = 25
     sample_every: int = 250
     checkpoint_every: int = 50
+    init_from: str = ""   # a folder of exported STNet graphs to start from (fine-tuning), "" = fresh
+    heldout_list: str = "bench/stnet_heldout.json"   # training folders may hold none of these ("": no check)
+    style_max_zoom: float = 1.5      # style crops see the image at 1x..this of the crop size
+    style_vflip: bool = False
+    style_jitter: ColourJitter = field(default_factory=ColourJitter)
     decoder: DecoderStage = field(default_factory=DecoderStage)
     transform: TransformStage = field(default_factory=TransformStage)
 
@@ -105,8 +118,20 @@ class STNetTrainer:
         weights = load_vgg19_weights()
         self.loss_net = VGGEncoder("r41", weights).eval()
         self.net = STNet(cfg.layer, VGGEncoder(cfg.layer, weights).eval())
-        self.content = ImageFolder(cfg.content_dir, cfg.crop, seed=cfg.seed)
-        self.style = ImageFolder(cfg.style_dir, cfg.crop, seed=cfg.seed + 1)
+        self.init_sha256: dict[str, str] = {}
+        if cfg.init_from:
+            self.init_sha256 = load_exported_weights(self.net, Path(cfg.init_from))
+        refuse = None
+        if cfg.heldout_list:
+            from livestyle.train.stnet_data import REPO, heldout_names
+
+            listed = Path(cfg.heldout_list)
+            if not listed.is_absolute() and not listed.exists():
+                listed = REPO / listed
+            refuse = heldout_names(listed)
+        self.content = ImageFolder(cfg.content_dir, cfg.crop, seed=cfg.seed, refuse=refuse)
+        self.style = ImageFolder(cfg.style_dir, cfg.crop, max_zoom=cfg.style_max_zoom, seed=cfg.seed + 1,
+                                 jitter=cfg.style_jitter, vflip=cfg.style_vflip, refuse=refuse)
         self.log_file = self.out / "log.jsonl"
 
     # -- shared machinery
@@ -184,8 +209,12 @@ class STNetTrainer:
         cfg, net = self.cfg.decoder, self.net
         opt = torch.optim.Adam(net.decoder.parameters(), lr=cfg.lr)
 
+        n_style = int(round(cfg.batch_size * cfg.style_share))
+
         def step() -> dict:
-            images = self.content.batch(cfg.batch_size)
+            images = self.content.batch(cfg.batch_size - n_style)
+            if n_style:
+                images = torch.cat([images, self.style.batch(n_style)])
             with torch.no_grad():
                 feat = net.encode(images)
             recon = net.decoder(feat)
@@ -219,7 +248,25 @@ class STNetTrainer:
         lc = content_loss(o_feats[cfg.content_layer], c_feats[cfg.content_layer])
         ls = style_loss(o_feats, s_feats, cfg.style_layers)
         total = cfg.content_weight * lc + cfg.style_weight * ls
-        return {"total": total, "content": lc.detach(), "style": ls.detach(), "out": out}
+        losses = {"content": lc.detach(), "style": ls.detach(), "out": out}
+        if cfg.temporal_weight > 0 and transform.training:
+            lt = self.temporal_loss(content, out, s_mean, s_matrix, transform)
+            total = total + cfg.temporal_weight * lt
+            losses["temporal"] = lt.detach()
+        losses["total"] = total
+        return losses
+
+    def temporal_loss(self, content: torch.Tensor, out: torch.Tensor, s_mean: torch.Tensor,
+                      s_matrix: torch.Tensor, transform: torch.nn.Module) -> torch.Tensor:
+        """L1 between the warped output and the output of the warped (and noisy) content."""
+        cfg, net = self.cfg.transform, self.net
+        grid = random_smooth_flow(content.shape, cfg.temporal_flow)
+        moved = warp(content, grid)
+        moved = (moved + cfg.temporal_noise * torch.randn_like(moved)).clamp(0, 1)
+        with torch.no_grad():
+            feat = net.encode(moved)
+        out_moved = net.decoder(transform.apply(feat, s_mean, s_matrix))
+        return F.l1_loss(out_moved, warp(out, grid))
 
     def train_transform(self) -> dict:
         cfg, net = self.cfg.transform, self.net
@@ -247,7 +294,8 @@ class STNetTrainer:
         cfg = self.cfg
         data = {"content_dir": cfg.content_dir, "content_images": len(self.content),
                 "style_dir": cfg.style_dir, "style_images": len(self.style),
-                "heldout_content_dir": cfg.heldout_content_dir, "heldout_style_dir": cfg.heldout_style_dir}
+                "heldout_content_dir": cfg.heldout_content_dir, "heldout_style_dir": cfg.heldout_style_dir,
+                "init_from_sha256": self.init_sha256}
         torch.save({"layer": self.net.layer, "decoder": self.net.decoder.state_dict(),
                     "transform": self.net.transform.state_dict(), "config": to_dict(cfg),
                     "command": self.command, "data": data, "final_losses": losses,
@@ -265,6 +313,47 @@ class STNetTrainer:
         path = self.out / f"stnet_{self.net.layer}.pt"
         self.save_final(path, last_logged_losses(self.log_file), heldout)
         return path
+
+
+def load_exported_weights(net: STNet, folder: Path) -> dict[str, str]:
+    """Decoder and transform weights from exported STNet graphs (their initializers keep the torch
+    parameter names). Returns each graph's sha256 for the manifest's record of the start point."""
+    import onnx
+    from onnx import numpy_helper
+
+    from livestyle.runtime.models import checked_graph, sha256
+
+    state, digests = {}, {}
+    for name in ("stnet_style.onnx", "stnet_content.onnx"):
+        path = checked_graph(folder, name)
+        digests[name] = sha256(path)
+        for init in onnx.load(str(path)).graph.initializer:
+            key = init.name.removeprefix("net.")
+            if key.startswith(("decoder.", "transform.")):
+                state[key] = torch.from_numpy(numpy_helper.to_array(init).copy())
+    wanted = {k for k in net.state_dict() if k.startswith(("decoder.", "transform."))}
+    missing = sorted(wanted - set(state))
+    if missing:
+        raise UserError(f"{folder}: the exported graphs lack {len(missing)} STNet weights "
+                        f"({', '.join(missing[:4])}, ...); cannot start from them")
+    net.load_state_dict(state, strict=False)
+    return digests
+
+
+def random_smooth_flow(shape: torch.Size, max_pixels: float, knots: int = 4) -> torch.Tensor:
+    """A sampling grid for F.grid_sample: identity plus a smooth random displacement (a `knots` x
+    `knots` grid of uniform offsets up to `max_pixels`, upsampled bicubically), one per sample."""
+    b, _, h, w = shape
+    offsets = (torch.rand(b, 2, knots, knots) * 2 - 1) * max_pixels
+    flow = F.interpolate(offsets, size=(h, w), mode="bicubic", align_corners=True)
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    base = torch.stack([xs, ys], -1)[None]
+    scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
+    return base + flow.permute(0, 2, 3, 1) * scale
+
+
+def warp(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
 def last_logged_losses(log_file: Path) -> dict:
