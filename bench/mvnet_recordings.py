@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from livestyle.audio.decode import load_audio
+from livestyle.io.decode import load_audio
 from livestyle.audio.features import IncrementalMel, clip_start_for
 from livestyle.io.images import write_image
-from livestyle.runtime.engine import Engine
-from livestyle.runtime.models import models_dir
-from livestyle.runtime.mvnet import MVNetRunner, seeded_z
-from livestyle.runtime.visualize import contact_sheet
+from livestyle.runtime.sessions import Engine
+from livestyle.runtime.manifest import models_dir
+from livestyle.runtime.mvnet_runner import MVNetRunner, seeded_z
+from livestyle.commands.visualize import contact_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 PIECES = {"brahms": REPO / "data" / "audio" / "brahms_hungarian_dance_5.ogg",

@@ -25,8 +25,8 @@ CLIP = REPO / "data" / "video" / "big_buck_bunny_cut_10s.mp4"
 CHILD = r"""
 import json, sys, threading, time
 from pathlib import Path
-from livestyle.render import RenderConfig, RenderJob, render
-from livestyle.runtime.engine import RuntimeConfig
+from livestyle.commands.render import RenderConfig, RenderJob, render
+from livestyle.runtime.sessions import RuntimeConfig
 
 def rss_mb():
     for line in open('/proc/self/status'):

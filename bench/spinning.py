@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
-from livestyle.render import RenderConfig, RenderJob, render
-from livestyle.runtime.engine import RuntimeConfig
+from livestyle.commands.render import RenderConfig, RenderJob, render
+from livestyle.runtime.sessions import RuntimeConfig
 spin, height, seconds, out = sys.argv[1] == "1", int(sys.argv[2]), float(sys.argv[3]), Path(sys.argv[4])
 cpu = time.process_time()
 stats = render(RenderJob(Path(sys.argv[5]), out, RenderConfig(), RuntimeConfig(cpu_spinning=spin),

@@ -22,7 +22,7 @@ SIZES = ((256, 256), (640, 360), (1280, 720))  # (W, H)
 
 def timed(fn, repeats: int, warmup: int = 2) -> float:
     """Median wall time of `fn()` in ms, after warm-up runs."""
-    from livestyle.bench import timed as each_timed
+    from livestyle.commands.bench import timed as each_timed
 
     return statistics.median(each_timed(fn, warmup, repeats))
 
@@ -42,9 +42,9 @@ def main() -> None:
 
     from livestyle.models.stnet import ContentBranch, STNet, StyleBranch
     from livestyle.models.vgg import build_encoder
-    from livestyle.runtime.engine import Engine, RuntimeConfig
-    from livestyle.runtime.models import models_dir
-    from livestyle.runtime.stylizer import STNetRunner
+    from livestyle.runtime.sessions import Engine, RuntimeConfig
+    from livestyle.runtime.manifest import models_dir
+    from livestyle.runtime.stnet_runner import STNetRunner
 
     if args.threads:
         torch.set_num_threads(args.threads)

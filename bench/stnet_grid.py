@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from livestyle.io.images import fit_height, read_image, resize_shorter, write_image
-from livestyle.io.video import sample_frames
-from livestyle.runtime.engine import Engine
-from livestyle.runtime.models import models_dir
-from livestyle.runtime.stylizer import STNetRunner
+from livestyle.io.decode import sample_frames
+from livestyle.runtime.sessions import Engine
+from livestyle.runtime.manifest import models_dir
+from livestyle.runtime.stnet_runner import STNetRunner
 
 REPO = Path(__file__).resolve().parents[1]
 # all held out of the starter training set (livestyle/train/starter.py)

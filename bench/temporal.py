@@ -24,11 +24,11 @@ from pathlib import Path
 import av
 import numpy as np
 
-from livestyle.audio.decode import load_audio
+from livestyle.io.decode import load_audio
 from livestyle.io.images import fit_height, read_image
-from livestyle.io.video import decode_video
-from livestyle.render import RenderConfig, RenderJob, render
-from livestyle.runtime.engine import RuntimeConfig
+from livestyle.io.decode import decode_video
+from livestyle.commands.render import RenderConfig, RenderJob, render
+from livestyle.runtime.sessions import RuntimeConfig
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO / "data" / "photos" / "coffee.jpg"

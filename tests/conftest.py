@@ -15,7 +15,7 @@ PAINTINGS = DATA / "paintings"
 
 @pytest.fixture(scope="session")
 def clip_frames() -> list[np.ndarray]:
-    from livestyle.io.video import sample_frames
+    from livestyle.io.decode import sample_frames
 
     return sample_frames(CLIP, 4)
 

@@ -56,7 +56,7 @@ def test_bench_rejects_bad_arguments(capsys, tmp_path):
 
 
 def test_live_capacity_arithmetic():
-    from livestyle.bench import live_capacity
+    from livestyle.commands.bench import live_capacity
 
     result = {"stages": [{"stage": "mvnet (1 window)", "mean_ms": 10.0}, {"stage": "style branch (128x128)", "mean_ms": 5.0},
                          {"stage": "content 640x360", "mean_ms": 20.0}]}

@@ -4,14 +4,14 @@ import pytest
 
 from livestyle.config import load_config
 from livestyle.errors import UserError
-from livestyle.runtime.engine import RuntimeConfig
+from livestyle.runtime.sessions import RuntimeConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_config_equals_defaults():
-    from livestyle.live import LiveConfig
-    from livestyle.render import RenderConfig
+    from livestyle.commands.live import LiveConfig
+    from livestyle.commands.render import RenderConfig
 
     path = REPO / "configs" / "livestyle.yaml"
     assert load_config(RuntimeConfig, path, section="runtime") == RuntimeConfig()
@@ -20,7 +20,7 @@ def test_shipped_config_equals_defaults():
 
 
 def test_shipped_training_config_loads():
-    from livestyle.train.stnet import STNetTrainConfig
+    from livestyle.train.stnet_trainer import STNetTrainConfig
 
     cfg = load_config(STNetTrainConfig, REPO / "configs" / "train_stnet.yaml")
     assert cfg.transform.style_layers == ("r11", "r21", "r31", "r41")

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from livestyle.errors import UserError
-from livestyle.runtime.engine import (CUDAOptions, Engine, ProviderUnavailable, RuntimeConfig, TensorRTOptions,
+from livestyle.runtime.sessions import (CUDAOptions, Engine, ProviderUnavailable, RuntimeConfig, TensorRTOptions,
                                       cuda_options, tensorrt_options)
 
 
@@ -196,9 +196,9 @@ def test_content_graph_gets_a_tensorrt_profile_for_every_dynamic_input():
     of the same rank, so TensorRT can build one engine for the configured frame-size range."""
     import onnxruntime
 
-    from livestyle.runtime.engine import Session
-    from livestyle.runtime.models import models_dir
-    from livestyle.runtime.stylizer import STNetRunner
+    from livestyle.runtime.sessions import Session
+    from livestyle.runtime.manifest import models_dir
+    from livestyle.runtime.stnet_runner import STNetRunner
 
     requested = {}
 

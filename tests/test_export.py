@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from livestyle.export import TOLERANCE, export_stnet
+from livestyle.commands.export import TOLERANCE, export_stnet
 from livestyle.models.stnet import STNet
 from livestyle.models.vgg import VGGEncoder
-from livestyle.runtime.engine import Engine
-from livestyle.runtime.models import sha256
-from livestyle.runtime.stylizer import STNetRunner
+from livestyle.runtime.sessions import Engine
+from livestyle.runtime.manifest import sha256
+from livestyle.runtime.stnet_runner import STNetRunner
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from livestyle.audio.decode import load_audio
+from livestyle.io.decode import load_audio
 from livestyle.audio.features import (IncrementalMel, MelConfig, clip_start_for, log_mel_window, torch_log_mel,
                                       window_samples)
 from livestyle.errors import UserError

@@ -17,7 +17,7 @@ from livestyle.audio.timeline import AudioTimeline
 from livestyle.cli import main
 from livestyle.io.mic import MicSource
 from livestyle.io.outputs import ConstantRate
-from livestyle.live import trailing_start
+from livestyle.runtime.style_ticker import trailing_start
 from livestyle.pipeline import END, Latest, Stopped
 
 REPO = Path(__file__).resolve().parents[1]
@@ -218,7 +218,7 @@ def test_window_keys_change_seed_and_freeze(monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     import pygame
 
-    import livestyle.live as live_module
+    import livestyle.runtime.style_ticker as live_module
     from livestyle.io.outputs import WindowOutput
 
     seeds = []

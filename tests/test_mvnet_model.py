@@ -5,7 +5,7 @@ import torch
 
 from livestyle.models.mvnet import (MVNet, Discriminator, EraClassifier, fold_spectral_norm, resize_latent,
                                     seeded_z)
-from livestyle.runtime.mvnet import seeded_z as runtime_seeded_z
+from livestyle.runtime.mvnet_runner import seeded_z as runtime_seeded_z
 
 
 def count(module):

@@ -10,7 +10,8 @@ import pytest
 
 from livestyle.cli import main
 from livestyle.io.images import read_image, resize_to
-from livestyle.io.video import Orientation, decode_video, probe
+from livestyle.io.decode import decode_video
+from livestyle.io.media import Orientation, probe
 
 from helpers import layout
 

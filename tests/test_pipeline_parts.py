@@ -8,8 +8,8 @@ import pytest
 
 from livestyle.audio.timeline import AudioTimeline
 from livestyle.pipeline import END, Pipeline
-from livestyle.runtime.smoothing import StyleSmoother
-from livestyle.runtime.stylizer import StyleState
+from livestyle.runtime.style_state import StyleSmoother
+from livestyle.runtime.style_state import StyleState
 
 
 def test_an_error_in_one_stage_stops_all_and_is_raised():

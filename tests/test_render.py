@@ -8,9 +8,9 @@ import av
 import numpy as np
 import pytest
 
-from livestyle.audio.decode import load_audio
+from livestyle.io.decode import load_audio
 from livestyle.cli import main
-from livestyle.io.video import decode_video
+from livestyle.io.decode import decode_video
 
 from helpers import layout
 
@@ -208,7 +208,7 @@ def test_missing_or_mismatched_models(tmp_path, capsys):
 
 
 def test_failure_mid_render_leaves_nothing(tmp_path, monkeypatch):
-    from livestyle.runtime.stylizer import STNetRunner
+    from livestyle.runtime.stnet_runner import STNetRunner
 
     calls = {"n": 0}
     original = STNetRunner.stylize

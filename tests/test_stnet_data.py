@@ -3,7 +3,6 @@ wallpaper, style augmentation moves the palette, and the temporal loss's warp is
 
 import json
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ import torch
 from livestyle.errors import UserError
 from livestyle.io.images import write_image
 from livestyle.train.data import ColourJitter, ImageFolder
-from livestyle.train.stnet import STNetTrainConfig, STNetTrainer, random_smooth_flow, warp
+from livestyle.train.stnet_trainer import STNetTrainConfig, STNetTrainer, random_smooth_flow, warp
 from livestyle.train.stnet_data import (DEB_SOURCES, HELDOUT_LIST, check_not_heldout, deb_images,
                                         heldout_names, is_flat, load_heldout)
 

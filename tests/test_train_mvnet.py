@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from livestyle.audio.decode import load_audio
+from livestyle.io.decode import load_audio
 from livestyle.errors import UserError
 from livestyle.models.mvnet import seeded_z
 from livestyle.train.data import EraBins, read_year_csv
-from livestyle.train.mvnet import (MusicArtDataset, MVNetTrainConfig, MVNetTrainer, clip_starts,
+from livestyle.train.mvnet_trainer import (MusicArtDataset, MVNetTrainConfig, MVNetTrainer, clip_starts,
                                    gram_style_loss, ragan_d_loss, ragan_g_loss, triplets)
-from livestyle.train.starter import write_csv, write_wav
+from livestyle.train.mvnet_data import write_csv, write_wav
 
 REPO = Path(__file__).resolve().parents[1]
 PAINTINGS = REPO / "data" / "paintings"
@@ -152,7 +152,7 @@ def test_starter_renders_a_score_with_fluidsynth(tmp_path):
     fluid-soundfont-gm, which `make test` installs)."""
     from music21 import corpus
 
-    from livestyle.train.starter import find_soundfont, normalise_loudness, render_midi
+    from livestyle.train.mvnet_data import find_soundfont, normalise_loudness, render_midi
 
     midi, wav = tmp_path / "bwv.mid", tmp_path / "bwv.wav"
     corpus.parse("bach/bwv66.6").write("midi", fp=str(midi))

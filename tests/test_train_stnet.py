@@ -9,7 +9,7 @@ import torch
 
 from livestyle.errors import UserError
 from livestyle.train.data import ImageFolder
-from livestyle.train.stnet import (DecoderStage, STNetTrainConfig, STNetTrainer, TransformStage, gram,
+from livestyle.train.stnet_trainer import (DecoderStage, STNetTrainConfig, STNetTrainer, TransformStage, gram,
                                    style_loss)
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from livestyle.io.images import read_image, resize_to
-from livestyle.io.video import decode_video, probe
+from livestyle.io.decode import decode_video
+from livestyle.io.media import probe
 
 REPO = Path(__file__).resolve().parents[1]
 

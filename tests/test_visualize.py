@@ -6,9 +6,9 @@ import numpy as np
 
 from livestyle.cli import main
 from livestyle.io.images import read_image
-from livestyle.runtime.engine import Engine
-from livestyle.runtime.models import models_dir
-from livestyle.runtime.mvnet import MVNetRunner, seeded_z
+from livestyle.runtime.sessions import Engine
+from livestyle.runtime.manifest import models_dir
+from livestyle.runtime.mvnet_runner import MVNetRunner, seeded_z
 
 REPO = Path(__file__).resolve().parents[1]
 BRAHMS = REPO / "data" / "audio" / "brahms_hungarian_dance_5.ogg"

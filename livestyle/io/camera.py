@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from livestyle.errors import UserError
-from livestyle.io.video import decode_video, probe
+from livestyle.io.decode import decode_video
+from livestyle.io.media import probe
 from livestyle.pipeline import Latest, sleep_until
-from livestyle.runtime.engine import captured_native_output
+from livestyle.native_output import captured_native_output
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from livestyle.audio.decode import decode_audio
+from livestyle.io.decode import decode_audio
 from livestyle.audio.timeline import AudioTimeline
 from livestyle.errors import UserError
 from livestyle.pipeline import sleep_until

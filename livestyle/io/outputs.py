@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -14,22 +13,15 @@ from typing import Any
 import av
 import numpy as np
 
+from livestyle.controls import Controls
 from livestyle.errors import UserError
-from livestyle.io.video import VideoWriter, check_encoder, rgb_frame
-from livestyle.runtime.engine import captured_native_output
+from livestyle.io.encode import VideoWriter, check_encoder, rgb_frame
+from livestyle.native_output import captured_native_output
 
 log = logging.getLogger(__name__)
 
 STREAM_FORMATS = {"rtmp": "flv", "rtmps": "flv", "srt": "mpegts", "udp": "mpegts", "tcp": "mpegts",
                   "rtp": "rtp_mpegts", "rtsp": "rtsp"}
-
-
-@dataclass
-class Controls:
-    """What the performer changes from the keyboard during a set; the style worker reads it every
-    tick (plain attributes: one writer, one reader, a tick of delay is fine)."""
-    seed: int = 0
-    frozen: bool = False  # hold the current style whatever the music does
 
 
 KEYS_HELP = "F fullscreen, Space freeze/unfreeze the style, N/P next/previous seed, Esc/Q quit"

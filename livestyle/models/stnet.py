@@ -70,7 +70,7 @@ class MatrixNet(nn.Module):
     def forward(self, centred: torch.Tensor) -> torch.Tensor:
         out = self.convs(centred)
         b, c, h, w = out.shape
-        flat = out.reshape(b, c, h * w) * torch.rsqrt(torch.tensor(float(h * w), dtype=out.dtype))
+        flat = out.reshape(b, c, h * w) * (h * w) ** -0.5  # traced: the scale follows the frame size
         moment = torch.bmm(flat, flat.transpose(1, 2))
         return self.fc(moment.reshape(b, c * c)).reshape(b, MATRIX_SIZE, MATRIX_SIZE)
 

@@ -179,7 +179,7 @@ def _store(image: np.ndarray, folder: Path, name: str) -> None:
 
 def build_stnet_set(out: Path, heldout_list: Path = HELDOUT_LIST) -> dict[str, int]:
     """Write content/, content_heldout/, style/, style_heldout/ and SOURCES.md under `out`."""
-    from livestyle.io.video import sample_frames
+    from livestyle.io.decode import sample_frames
 
     frozen = load_heldout(heldout_list)
     heldout = {"content": set(frozen["contents"]), "style": set(frozen["styles"])}

@@ -8,6 +8,7 @@ parity exceeds the tolerance is an error: nothing is written to the manifest.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import shlex
@@ -24,12 +25,13 @@ import torch
 from livestyle.errors import UserError
 from livestyle.models.stnet import CHANNELS, STRIDE, ContentBranch, STNet, StyleBranch
 from livestyle.models.vgg import build_encoder
-from livestyle.runtime.models import MANIFEST, MANIFEST_FORMAT, sha256
+from livestyle.runtime.manifest import MANIFEST, MANIFEST_FORMAT, sha256
 
 log = logging.getLogger(__name__)
 
 OPSET = 17
 TOLERANCE = 1e-4
+DEFAULT_CHECKPOINTS = {"stnet": "runs/stnet/stnet_r31.pt", "mvnet": "runs/mvnet/mvnet.pt"}
 STYLE_SIZES = ((64, 64), (256, 256), (200, 328))          # (H, W): MVNet's 64x64 and others
 CONTENT_SIZES = ((128, 128), (180, 320), (360, 640))       # multiples of the r31 stride
 
@@ -224,3 +226,14 @@ def export_mvnet(checkpoint: Path, out_dir: Path, training_command: str | None =
     }
     write_manifest(out_dir, manifest)
     return manifest
+
+
+def run(args: argparse.Namespace) -> None:
+    """`livestyle export`: options -> job -> result on the terminal."""
+    checkpoint = Path(args.checkpoint or DEFAULT_CHECKPOINTS[args.model])
+    exporter = {"stnet": export_stnet, "mvnet": export_mvnet}[args.model]
+    manifest = exporter(checkpoint, Path(args.out_dir), training_command=args.training_command)
+    for name in manifest["models"][args.model]["graphs"]:
+        entry = manifest["graphs"][name]
+        print(f"{Path(args.out_dir) / name}: {entry['bytes'] / 1e6:.1f} MB, max |onnx - torch| = "
+              f"{entry['max_abs_diff']:.2g}")

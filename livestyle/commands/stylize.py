@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 
 from livestyle.config import load_config
 from livestyle.errors import UserError
 from livestyle.io.images import fit_height, read_image, resize_shorter, resize_to, write_image
-from livestyle.runtime.engine import Engine, RuntimeConfig
-from livestyle.runtime.models import models_dir
-from livestyle.runtime.stylizer import STNetRunner
+from livestyle.runtime.sessions import Engine, RuntimeConfig
+from livestyle.runtime.manifest import models_dir
+from livestyle.runtime.stnet_runner import STNetRunner
 
 log = logging.getLogger(__name__)
 
@@ -35,3 +36,10 @@ def stylize_file(content: Path, style: Path, output: Path, size: tuple[int, int]
     write_image(output, result)
     log.info("wrote %s (%dx%d, %s)", output, result.shape[1], result.shape[0], runner.provider)
     return Path(output)
+
+
+def run(args: argparse.Namespace) -> None:
+    """`livestyle stylize`: options -> job -> result on the terminal."""
+    stylize_file(args.content, args.style, args.output, size=args.size, height=args.height,
+                 style_size=args.style_size, models=args.models, providers=args.providers,
+                 config_path=args.config)

@@ -6,25 +6,17 @@ Frames are RGB uint8 (H, W, 3) at any size: they are reflection-padded up to the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from livestyle.errors import UserError
-from livestyle.runtime.engine import Engine
-from livestyle.runtime.models import checked_graph, model_info
+from livestyle.runtime.sessions import Engine
+from livestyle.runtime.style_state import StyleState
+from livestyle.runtime.manifest import checked_graph, model_info
 
 STYLE_GRAPH = "stnet_style.onnx"
 CONTENT_GRAPH = "stnet_content.onnx"
-
-
-@dataclass
-class StyleState:
-    """What the content branch needs from a style: per-channel mean and the 32x32 style matrix.
-    Plain arrays, so they can be cached and smoothed over time."""
-    mean: np.ndarray    # (1, C) float32
-    matrix: np.ndarray  # (1, 32, 32) float32
 
 
 def to_nchw(image: np.ndarray) -> np.ndarray:

@@ -16,11 +16,13 @@ whole `render` pipeline (decode, threads, encode) is timed too. Numbers only; no
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import shutil
 import statistics
+import sys
 import subprocess
 import tempfile
 import time
@@ -31,12 +33,14 @@ from typing import Any, Callable
 import numpy as np
 
 from livestyle.audio.features import IncrementalMel, MelConfig, clip_start_for
+from livestyle.config import load_config
 from livestyle.errors import UserError
-from livestyle.render import RenderConfig, RenderJob, render, style_input
-from livestyle.runtime.engine import DISPLAY, Engine, ProviderUnavailable, RuntimeConfig, validate_providers
-from livestyle.runtime.models import model_info, models_dir
-from livestyle.runtime.mvnet import MVNetRunner, seeded_z
-from livestyle.runtime.stylizer import STNetRunner
+from livestyle.commands.render import RenderConfig, RenderJob, render
+from livestyle.runtime.sessions import DISPLAY, Engine, ProviderUnavailable, RuntimeConfig, validate_providers
+from livestyle.runtime.manifest import model_info, models_dir
+from livestyle.runtime.mvnet_runner import MVNetRunner
+from livestyle.runtime.stnet_runner import STNetRunner
+from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 
 DEFAULT_SIZES = ((256, 256), (640, 360), (1280, 720))
 
@@ -106,16 +110,13 @@ def bench_provider(provider: str, cfg: BenchConfig, runtime: RuntimeConfig) -> d
         return {"skipped": exc.reason}
     load_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
-    mel_cfg = mvnet.mel_config
-    window = IncrementalMel(mel_cfg).window(rng.standard_normal(mel_cfg.clip_samples) * 0.1, 0)
-    z = seeded_z(0, 1, mvnet.z_dim)
-    style = mvnet.style_tensor(window[None], z)
-    style_size = RenderConfig().style_size
-    state = stnet.style_state_tensor(style_input(style, style_size))
-
-    timings = [Timing("mvnet (1 window)", timed(lambda: mvnet.style_tensor(window[None], z), cfg.warmup, cfg.repeats)),
-               Timing(f"style branch ({style_size}x{style_size})",
-                      timed(lambda: stnet.style_state_tensor(style_input(style, style_size)), cfg.warmup, cfg.repeats))]
+    ticker = StyleTicker(mvnet, stnet, TickSettings(style_size=RenderConfig().style_size))
+    window = ticker.mel_window(rng.standard_normal(ticker.mel_config.clip_samples) * 0.1, 0)
+    style = ticker.style_image(window)
+    state = ticker.style_state(style)
+    size = ticker.settings.style_size
+    timings = [Timing("mvnet (1 window)", timed(lambda: ticker.style_image(window), cfg.warmup, cfg.repeats)),
+               Timing(f"style branch ({size}x{size})", timed(lambda: ticker.style_state(style), cfg.warmup, cfg.repeats))]
     for w, h in cfg.sizes:
         frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         timings.append(Timing(f"content {w}x{h}", timed(lambda: stnet.stylize(frame, state), cfg.warmup, cfg.repeats)))
@@ -230,3 +231,21 @@ def format_table(report: dict[str, Any]) -> str:
 
 def write_json(report: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def run(args: argparse.Namespace) -> None:
+    """`livestyle bench`: options -> job -> result on the terminal."""
+    runtime = load_config(RuntimeConfig, args.config, section="runtime")
+    if args.threads is not None:
+        runtime.intra_op_threads = args.threads
+    cfg = BenchConfig(providers=args.providers or runtime.providers, sizes=tuple(args.sizes), warmup=args.warmup,
+                      repeats=args.repeats, clip=args.clip, clip_height=args.clip_height,
+                      clip_seconds=args.clip_seconds, models=args.models)
+    if args.clip is not None and not args.clip.is_file():
+        raise UserError(f"{args.clip}: no such file")
+    report = run_bench(cfg, runtime, log=(lambda _: None) if args.quiet else
+                       (lambda m: print(m, file=sys.stderr, flush=True)))
+    print(format_table(report), flush=True)
+    if args.json:
+        write_json(report, args.json)
+        print(f"\nwrote {args.json}")

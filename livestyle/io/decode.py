@@ -1,6 +1,10 @@
-"""Audio from any media file -> mono float32 at a chosen rate, through PyAV (FFmpeg's decoders and
-its swr resampler, a real band-limited resampler). `decode_audio` streams chunks with their times
-(render, live rehearsal); `load_audio` collects a whole file or a part of it (training, tools)."""
+"""Streaming decode through PyAV: video frames as upright RGB, audio as mono float32.
+
+Video: any pixel format the decoder gives, converted to RGB (and resized, when asked) in one
+libswscale pass, then turned upright. Audio: FFmpeg's decoders and its swr resampler (a real
+band-limited resampler); `decode_audio` streams chunks with their times (render, live
+rehearsal), `load_audio` collects a whole file or a part of it (training, tools).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,50 @@ import av
 import numpy as np
 
 from livestyle.errors import UserError
-from livestyle.io.video import open_media
+from livestyle.io.media import Orientation, open_media, open_video
+
+def decode_video(path: str | Path, zero: float, start: float = 0.0, orientation: Orientation = Orientation(),
+                 size: tuple[int, int] | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """(time, RGB uint8 frame) from `start` on, streaming; any pixel format the decoder gives,
+    turned upright by `orientation` (from `probe`). `size` (W, H, as displayed): resized in the
+    same libswscale pass that converts to RGB (area averaging when shrinking, bicubic when
+    enlarging), instead of a second pass over a full-size RGB copy."""
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        if start > 0:
+            container.seek(int((start + zero) / stream.time_base), stream=stream, backward=True)
+        convert = {"format": "rgb24"}
+        if size is not None:
+            w, h = (size[1], size[0]) if orientation.transpose else size
+            ctx = stream.codec_context
+            if (w, h) != (ctx.width, ctx.height):
+                shrinking = w * h < ctx.width * ctx.height
+                convert.update(width=w, height=h, interpolation="AREA" if shrinking else "BICUBIC")
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            t = float(frame.pts * stream.time_base) - zero
+            if t < start - 1e-6:
+                continue
+            yield t, orientation.apply(frame.to_ndarray(**convert))
+
+
+def sample_frames(path: str | Path, count: int) -> list[np.ndarray]:
+    """`count` RGB frames spread evenly over the clip (decodes the clip once, streaming)."""
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        total = stream.frames or 0
+        if total <= 0:  # unknown length: count first
+            total = sum(1 for _ in container.decode(stream))
+            container.seek(0)
+        wanted = {int(i * total / count) for i in range(count)}
+        frames = []
+        for index, frame in enumerate(container.decode(stream)):
+            if index in wanted:
+                frames.append(frame.to_ndarray(format="rgb24"))
+        return frames
+
 
 SAMPLE_RATE = 22050
 

@@ -96,7 +96,7 @@ def build_mvnet_starter(out: Path, pieces_per_composer: int = 6, sample_rate: in
     from music21 import corpus
     from tqdm import tqdm
 
-    from livestyle.audio.decode import load_audio
+    from livestyle.io.decode import load_audio
 
     soundfont = find_soundfont()
     audio_dir, image_dir = out / "audio", out / "images"

@@ -8,20 +8,17 @@ runs the graph, as reported by ONNX Runtime itself after the session was built.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import os
 import re
-import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from livestyle.errors import UserError
+from livestyle.native_output import captured_native_output
 
 log = logging.getLogger(__name__)
 
@@ -159,33 +156,6 @@ class Session:
     def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         outputs = self.inner.run(self.output_names, inputs)
         return dict(zip(self.output_names, outputs))
-
-
-@contextlib.contextmanager
-def captured_native_output() -> Iterator[list[str]]:
-    """Send file descriptors 1 and 2 to a temporary file for the duration (ONNX Runtime prints
-    provider-loading errors from C++ and Python straight to them); yields a list that holds the
-    captured text afterwards. Used only while sessions are built, before any worker thread runs."""
-    text: list[str] = []
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    python_level = io.StringIO()  # ORT's Python layer prints too; sys.stdout may not be fd 1
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), 1)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            with contextlib.redirect_stdout(python_level), contextlib.redirect_stderr(python_level):
-                yield text
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-            tmp.seek(0)
-            text.append(python_level.getvalue() + tmp.read().decode(errors="replace"))
 
 
 def failure_cause(text: str) -> str:

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from livestyle.audio.decode import load_audio
+from livestyle.io.decode import load_audio
 from livestyle.audio.features import MelConfig, torch_log_mel
 from livestyle.config import to_dict
 from livestyle.errors import UserError
@@ -44,7 +44,7 @@ from livestyle.io.images import read_image, write_image
 from livestyle.models.mvnet import MVNet, Discriminator, EraClassifier, seeded_z
 from livestyle.models.vgg import VGGEncoder, load_vgg19_weights
 from livestyle.train.data import EraBins, read_year_csv, resize_shorter, to_image
-from livestyle.train.stnet import gram
+from livestyle.train.stnet_trainer import gram
 
 log = logging.getLogger(__name__)
 

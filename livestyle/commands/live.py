@@ -14,6 +14,8 @@ Latency is measured per frame from capture to output and reported with the frame
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,22 +24,22 @@ from typing import Any
 
 import numpy as np
 
-from livestyle.audio.decode import require_audio
-from livestyle.audio.features import IncrementalMel, MelConfig
+from livestyle.audio.features import MelConfig
+from livestyle.io.decode import require_audio
 from livestyle.audio.timeline import AudioTimeline
 from livestyle.config import load_config
+from livestyle.controls import Controls
 from livestyle.errors import UserError
 from livestyle.io.camera import CameraSource, Captured, ClipSource
 from livestyle.io.images import output_size, resize_to
 from livestyle.io.mic import ClipAudioSource, MicSource
-from livestyle.io.outputs import Controls, FileOutput, StreamOutput, WindowOutput
+from livestyle.io.outputs import FileOutput, StreamOutput, WindowOutput
 from livestyle.pipeline import END, Pipeline
-from livestyle.render import style_input
-from livestyle.runtime.engine import Engine, RuntimeConfig
-from livestyle.runtime.models import model_info, models_dir
-from livestyle.runtime.mvnet import MVNetRunner, seeded_z
-from livestyle.runtime.smoothing import StyleSmoother
-from livestyle.runtime.stylizer import STNetRunner
+from livestyle.runtime.sessions import Engine, RuntimeConfig
+from livestyle.runtime.manifest import model_info, models_dir
+from livestyle.runtime.mvnet_runner import MVNetRunner
+from livestyle.runtime.stnet_runner import STNetRunner
+from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 
 
 @dataclass
@@ -104,13 +106,6 @@ class LiveStats:
                 f"{s['style_hz']:.1f} Hz, {s['dropped_fraction']:.0%} dropped, {s['provider']}")
 
 
-def trailing_start(end: int, clip_samples: int, hop: int) -> int:
-    """Start of the newest window that ends at or before sample `end`, on the hop grid (the
-    incremental mel reuses frames between windows only on that grid). May be negative at first:
-    the timeline reads silence there."""
-    return ((end - clip_samples) // hop) * hop
-
-
 def open_video_source(job: LiveJob):
     if job.clip is not None:
         return ClipSource(job.clip, loop=job.loop)
@@ -159,7 +154,8 @@ def live(job: LiveJob) -> LiveStats:
         width, height = output_size(video.width, video.height, job.size, job.height)
         engine = Engine(job.runtime, job.providers)
         stnet = STNetRunner(engine, folder)
-        mvnet = MVNetRunner(engine, folder)
+        ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
+                             TickSettings(cfg.style_size, cfg.smoothing, 1.0 / cfg.style_hz), controls)
         stats = LiveStats(provider=stnet.provider)
         t0 = time.monotonic()
         if job.record:
@@ -175,29 +171,21 @@ def live(job: LiveJob) -> LiveStats:
         raise
 
     def style_worker() -> None:
-        mel = IncrementalMel(mel_cfg)
+        """Ticks at style_hz on the wall clock; a tick that would start late is skipped, never
+        queued, so the style stays current. Frozen: the audio keeps flowing, the style holds."""
         period = 1.0 / cfg.style_hz
-        smoother = StyleSmoother(cfg.smoothing, period)
         next_tick, last = time.monotonic(), None
-        seed, z = None, None
         while not pipeline.stop.is_set():
-            if controls.seed != seed:  # the performer picked another z
-                seed = controls.seed
-                z = seeded_z(seed, 1, mvnet.z_dim)
-            if controls.frozen and states.peek() is not None:  # hold the style; keep the audio moving
-                timeline.release_before(max(0, trailing_start(timeline.end, mel_cfg.clip_samples, mel_cfg.hop)))
+            start = ticker.trailing_start(timeline.end)
+            if controls.frozen and ticker.state is not None:
+                timeline.release_before(max(0, start))
                 next_tick, last = time.monotonic() + period, None
                 pipeline.stop.wait(period)
                 continue
-            start = trailing_start(timeline.end, mel_cfg.clip_samples, mel_cfg.hop)
-            window_mel = mel.window(timeline, start)
-            timeline.release_before(max(0, start))
-            style = mvnet.style_tensor(window_mel[None], z)
             now = time.monotonic()
-            state = smoother(stnet.style_state_tensor(style_input(style, cfg.style_size)),
-                             None if last is None else now - last)
+            states.put(ticker.tick(timeline, start, None if last is None else now - last))
+            timeline.release_before(max(0, start))
             last = now
-            states.put(state)
             stats.ticks += 1
             next_tick += period
             if time.monotonic() > next_tick:  # too slow for style_hz: skip ticks, never queue them
@@ -278,3 +266,27 @@ def list_devices() -> str:
 def load_live_config(path: Path | None) -> tuple[LiveConfig, RuntimeConfig]:
     return (load_config(LiveConfig, path, section="live"),
             load_config(RuntimeConfig, path, section="runtime"))
+
+
+def run(args: argparse.Namespace) -> None:
+    """`livestyle live`: options -> job -> result on the terminal."""
+    if args.list_devices:
+        print(list_devices())
+        return
+    cfg, runtime = load_live_config(args.config)
+    for name in ("seed", "smoothing"):
+        if getattr(args, name) is not None:
+            setattr(cfg, name, getattr(args, name))
+    window = not args.no_window and not (args.output or args.stream) or args.window
+    job = LiveJob(camera=args.camera, clip=args.clip, loop=args.loop, mic=args.mic, audio=args.audio,
+                  window=window, fullscreen=args.fullscreen, record=args.output, stream=args.stream,
+                  stream_format=args.stream_format, size=args.size, height=args.height, duration=args.duration,
+                  cfg=cfg, runtime=runtime, providers=args.providers, models=args.models, status=not args.quiet)
+    stats = live(job)
+    summary = stats.summary()
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    if not args.quiet:
+        print(f"live: {stats.shown} frames shown in {stats.seconds:.1f} s; {stats.line()}")
+        if args.output:
+            print(f"recorded {args.output}")

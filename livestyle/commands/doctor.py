@@ -8,6 +8,7 @@ camera, the microphone, the window and the training extra are reported but optio
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import platform
@@ -34,7 +35,7 @@ class Check:
 
 
 def check_models(folder: Path) -> list[Check]:
-    from livestyle.runtime.models import checked_graph, load_manifest
+    from livestyle.runtime.manifest import checked_graph, load_manifest
 
     try:
         manifest = load_manifest(folder)
@@ -54,8 +55,8 @@ def check_providers(folder: Path, providers: tuple[str, ...]) -> list[Check]:
     """Loads the STNet style graph on each provider alone (no fallback), as `bench` does."""
     import onnxruntime
 
-    from livestyle.runtime.engine import DISPLAY, Engine, ProviderUnavailable
-    from livestyle.runtime.models import checked_graph
+    from livestyle.runtime.sessions import DISPLAY, Engine, ProviderUnavailable
+    from livestyle.runtime.manifest import checked_graph
 
     checks = [Check("runtime", "onnxruntime", True, f"{onnxruntime.__version__}, build offers "
                     f"{', '.join(onnxruntime.get_available_providers())}")]
@@ -143,7 +144,7 @@ def check_training() -> list[Check]:
 
 def run_doctor(models: Path | None = None, providers: tuple[str, ...] = ("tensorrt", "cuda", "cpu"),
                camera: str | None = "0") -> list[Check]:
-    from livestyle.runtime.models import models_dir
+    from livestyle.runtime.manifest import models_dir
 
     folder = models_dir(models)
     return (check_models(folder) + check_providers(folder, providers) + check_codecs() + check_live(camera)
@@ -156,3 +157,12 @@ def report(checks: list[Check]) -> str:
     verdict = ("render, stylize and visualize can run" if not failed
                else f"render cannot run: fix the FAIL line{'s' if len(failed) > 1 else ''} above")
     return "\n".join([head, ""] + [c.line() for c in checks] + ["", verdict])
+
+
+def run(args: argparse.Namespace) -> None:
+    """`livestyle doctor`: options -> job -> result on the terminal."""
+    checks = run_doctor(models=args.models, providers=args.providers or ("tensorrt", "cuda", "cpu"),
+                        camera=None if args.no_camera else args.camera)
+    print(report(checks))
+    if any(c.required and not c.ok for c in checks):
+        raise UserError("a check that render needs failed (see the FAIL lines)")

@@ -8,8 +8,8 @@ import numpy as np
 
 from livestyle.audio.features import MelConfig
 from livestyle.errors import UserError
-from livestyle.runtime.engine import Engine
-from livestyle.runtime.models import checked_graph, model_info
+from livestyle.runtime.sessions import Engine
+from livestyle.runtime.manifest import checked_graph, model_info
 
 GRAPH = "mvnet.onnx"
 

@@ -321,7 +321,7 @@ def load_exported_weights(net: STNet, folder: Path) -> dict[str, str]:
     import onnx
     from onnx import numpy_helper
 
-    from livestyle.runtime.models import checked_graph, sha256
+    from livestyle.runtime.manifest import checked_graph, sha256
 
     state, digests = {}, {}
     for name in ("stnet_style.onnx", "stnet_content.onnx"):

@@ -4,6 +4,7 @@ with silence where a window leaves the recording. No torch."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 
@@ -11,14 +12,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.audio.decode import load_audio
+from livestyle.io.decode import load_audio
 from livestyle.audio.features import IncrementalMel, clip_start_for
 from livestyle.config import load_config
 from livestyle.errors import UserError
 from livestyle.io.images import write_image
-from livestyle.runtime.engine import Engine, RuntimeConfig
-from livestyle.runtime.models import models_dir
-from livestyle.runtime.mvnet import MVNetRunner, seeded_z
+from livestyle.runtime.sessions import Engine, RuntimeConfig
+from livestyle.runtime.manifest import models_dir
+from livestyle.runtime.mvnet_runner import MVNetRunner, seeded_z
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +64,9 @@ def visualize_file(audio_path: Path, out_dir: Path, seed: int = 0, hop: float = 
     write_image(sheet, contact_sheet(images, labels))
     log.info("wrote %d style images and %s (seed %d, %s)", len(written), sheet, seed, runner.provider)
     return written
+
+
+def run(args: argparse.Namespace) -> None:
+    """`livestyle visualize`: options -> job -> result on the terminal."""
+    visualize_file(args.audio, args.output, seed=args.seed, hop=args.hop, models=args.models,
+                   providers=args.providers, config_path=args.config, progress=not args.quiet)

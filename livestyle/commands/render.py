@@ -1,0 +1,310 @@
+"""`livestyle render`: a clip in, the clip restyled by its own music out, audio muxed back.
+
+Threads (see livestyle.pipeline), joined by bounded queues:
+  audio reader   decodes the audio track into an AudioTimeline (mono 22 050 Hz), ahead of video
+  video reader   decodes frames at the output size, resamples them to the output rate
+  style worker   every 1/20 s tick t: waits for audio up to t + 4.455 s, then the style tick
+                 (livestyle.runtime.style_ticker) on the 8.91 s window centred on t
+  stylize worker each frame -> the style state at its time (interpolated between the ticks
+                 around it) -> STNet content branch
+  writer         encodes frames and muxes the audio (copied, or re-encoded where it must be)
+The output goes to a temporary file beside the target and is renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from livestyle.audio.timeline import AudioTimeline
+from livestyle.config import load_config
+from livestyle.controls import Controls
+from livestyle.errors import UserError
+from livestyle.io.decode import decode_audio, decode_video, require_audio
+from livestyle.io.encode import VideoWriter
+from livestyle.io.images import output_size
+from livestyle.io.media import MediaInfo, probe
+from livestyle.pipeline import END, Channel, Pipeline
+from livestyle.runtime.manifest import models_dir
+from livestyle.runtime.mvnet_runner import MVNetRunner
+from livestyle.runtime.sessions import Engine, RuntimeConfig
+from livestyle.runtime.stnet_runner import STNetRunner
+from livestyle.runtime.style_state import StyleTrack
+from livestyle.runtime.style_ticker import StyleTicker, TickSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RenderConfig:
+    fps: int | str = 20            # "source" keeps the input's rate
+    style_hz: int = 20
+    smoothing: float = 0.5         # seconds; see bench/temporal.py for how it was chosen
+    style_size: int = 128
+    seed: int = 0
+    crf: int = 20
+    frame_queue: int = 8
+    style_queue: int = 40
+
+
+@dataclass
+class RenderJob:
+    input: Path
+    output: Path
+    cfg: RenderConfig = field(default_factory=RenderConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    providers: tuple[str, ...] | None = None
+    audio: Path | None = None
+    start: float = 0.0
+    duration: float | None = None
+    size: tuple[int, int] | None = None
+    height: int | None = None
+    codec: str | None = None
+    models: Path | None = None
+    progress: bool = True
+
+
+@dataclass
+class RenderStats:
+    frames: int = 0
+    ticks: int = 0
+    seconds: float = 0.0
+    provider: str = ""
+    output: Path | None = None
+
+
+def validate(job: RenderJob) -> tuple[MediaInfo, Path, float]:
+    """Check everything a user can get wrong before any work starts. Returns the media info, the
+    audio source and the zero time of that source."""
+    info = probe(job.input)
+    if job.audio is not None:
+        require_audio(job.audio)
+        audio_source, audio_zero = job.audio, 0.0
+    elif not info.has_audio:
+        raise UserError(f"{job.input}: has no audio stream; pass --audio FILE to drive the style with "
+                        f"(and mux) another recording")
+    else:
+        audio_source, audio_zero = job.input, info.zero
+    if job.start < 0:
+        raise UserError(f"--start must be >= 0, got {job.start}")
+    if info.duration and job.start >= info.duration:
+        raise UserError(f"{job.input}: --start {job.start:g} s is beyond the end of the video "
+                        f"({info.duration:.2f} s)")
+    if job.duration is not None and job.duration <= 0:
+        raise UserError(f"--duration must be positive, got {job.duration}")
+    if job.output.resolve() == job.input.resolve():
+        raise UserError(f"{job.output}: output would overwrite the input")
+    if not job.output.parent.is_dir():
+        raise UserError(f"{job.output}: directory {job.output.parent} does not exist")
+    fps = job.cfg.fps
+    if not (fps == "source" or (isinstance(fps, int) and fps > 0)):
+        raise UserError(f"fps must be a positive integer or 'source', got {fps!r}")
+    return info, audio_source, audio_zero
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """What a job works out to: output size and rate, frame and tick counts."""
+    start: float
+    length: float          # seconds of output
+    fps: Fraction
+    n_frames: int
+    width: int
+    height: int
+    tick_seconds: float
+    n_ticks: int
+
+    @classmethod
+    def of(cls, job: RenderJob, info: MediaInfo) -> "RenderPlan":
+        end = info.duration if job.duration is None else min(info.duration, job.start + job.duration)
+        length = end - job.start
+        fps = info.fps if job.cfg.fps == "source" else Fraction(int(job.cfg.fps))
+        width, height = output_size(info.width, info.height, job.size, job.height)
+        return cls(job.start, length, fps, max(1, round(length * fps)), width, height,
+                   1.0 / job.cfg.style_hz, int(math.ceil(length * job.cfg.style_hz)) + 1)
+
+
+# ---------------------------------------------------------------------------- stages (one thread each)
+
+def read_audio(source: Path, zero: float, start: float, needed: int, timeline: AudioTimeline,
+               stop: threading.Event) -> None:
+    """Decode `source` from `start` into `timeline` (gaps become silence) until `needed` samples."""
+    sr, position = timeline.sample_rate, None
+    for t, chunk in decode_audio(source, sr, zero=zero, start=start):
+        if stop.is_set():
+            break
+        if position is None:
+            position = int(round((t - start) * sr))
+        if position < 0:  # decoding starts at the keyframe before --start
+            drop = min(-position, len(chunk))
+            chunk, position = chunk[drop:], position + drop
+            if not len(chunk):
+                continue
+        if position > timeline.end:  # a gap in the stream: silence
+            timeline.append(np.zeros(position - timeline.end, np.float32))
+        timeline.wait_for_room(stop)
+        timeline.append(chunk)
+        position += len(chunk)
+        if timeline.end >= needed:
+            break
+    timeline.finish()
+
+
+def at_constant_rate(frames: Iterator[tuple[float, np.ndarray]], fps: Fraction,
+                     n_frames: int) -> Iterator[tuple[int, float, np.ndarray]]:
+    """(index, time, frame) at `fps`: each output time takes the nearest source frame; a stream
+    that ends early holds its last frame."""
+    index, previous = 0, None
+    for t, frame in frames:
+        while index < n_frames and index / fps <= t:
+            tau = float(index / fps)
+            yield index, tau, frame if previous is None or t - tau < tau - previous[0] else previous[1]
+            index += 1
+        previous = (t, frame)
+        if index >= n_frames:
+            return
+    while previous is not None and index < n_frames:
+        yield index, float(index / fps), previous[1]
+        index += 1
+
+
+def read_frames(job: RenderJob, info: MediaInfo, plan: RenderPlan, out: Channel) -> None:
+    """Decoded frames at the output size (resized in the decoder's own conversion), at the output
+    rate or the source's."""
+    frames = ((t - plan.start, frame) for t, frame in
+              decode_video(job.input, info.zero, plan.start, info.orientation, size=(plan.width, plan.height)))
+    if job.cfg.fps == "source":
+        for index, (t, frame) in enumerate(frames):
+            if index >= plan.n_frames:
+                break
+            out.put((index, t, frame))
+    else:
+        for item in at_constant_rate(frames, plan.fps, plan.n_frames):
+            out.put(item)
+    out.put(END)
+
+
+def tick_styles(ticker: StyleTicker, timeline: AudioTimeline, plan: RenderPlan, out: Channel,
+                stop: threading.Event) -> None:
+    """One style state per tick k at time k * tick_seconds, from the window centred on it; waits
+    until the audio the window needs is decoded (or the recording ends)."""
+    clip = ticker.mel_config.clip_samples
+    for k in range(plan.n_ticks):
+        start = ticker.centred_start(k * plan.tick_seconds)
+        if not timeline.wait_until(start + clip, stop):
+            return
+        state = ticker.tick(timeline, start)
+        timeline.release_before(start)
+        out.put((k * plan.tick_seconds, state))
+    out.put(END)
+
+
+def stylize_frames(stnet: STNetRunner, frames: Channel, styles: Channel, out: Channel) -> None:
+    """Each frame with the style state at its time, interpolated between the ticks around it."""
+    track = StyleTrack()
+    ended = False
+    while (item := frames.get()) is not END:
+        index, t, frame = item
+        while not ended and (track.last_time is None or track.last_time < t):
+            got = styles.get()
+            if got is END:
+                ended = True
+            else:
+                track.add(*got)
+        out.put((index, stnet.stylize(frame, track.at(t))))
+    out.put(END)
+
+
+def write_frames(writer: VideoWriter, frames: Channel, bar: tqdm, stop: threading.Event) -> int:
+    """Encode until the end marker; then stop the producers still running ahead (audio read-ahead,
+    ticks past the last frame) instead of letting them block on full queues."""
+    written = 0
+    while (item := frames.get()) is not END:
+        writer.write(item[1])
+        written += 1
+        bar.update(1)
+    stop.set()
+    return written
+
+
+# ---------------------------------------------------------------------------------------- render
+
+def render(job: RenderJob) -> RenderStats:
+    cfg = job.cfg
+    info, audio_source, audio_zero = validate(job)
+    plan = RenderPlan.of(job, info)
+    engine = Engine(job.runtime, job.providers)
+    folder = models_dir(job.models)
+    stnet = STNetRunner(engine, folder)
+    ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
+                         TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds), Controls(seed=cfg.seed))
+    mel_cfg = ticker.mel_config
+    writer = VideoWriter(job.output, plan.width, plan.height, plan.fps, codec=job.codec, crf=cfg.crf,
+                         audio_source=audio_source, audio_zero=audio_zero, audio_start=job.start,
+                         end_time=plan.n_frames / plan.fps)
+    pipeline = Pipeline()
+    timeline = AudioTimeline(mel_cfg.sample_rate)
+    frames_q, styles_q, out_q = (pipeline.channel(n) for n in (cfg.frame_queue, cfg.style_queue, cfg.frame_queue))
+    stats = RenderStats(provider=stnet.provider)
+    bar = tqdm(total=plan.n_frames, unit="frame", desc=f"render {job.output.name}", dynamic_ncols=True,
+               disable=not (job.progress and sys.stderr.isatty()))
+    needed = int((plan.length + mel_cfg.clip_seconds) * mel_cfg.sample_rate) + mel_cfg.sample_rate
+
+    def writer_stage() -> None:
+        stats.frames = write_frames(writer, out_q, bar, pipeline.stop)
+
+    pipeline.stage("audio reader", lambda: read_audio(audio_source, audio_zero, job.start, needed, timeline,
+                                                      pipeline.stop))
+    pipeline.stage("video reader", lambda: read_frames(job, info, plan, frames_q))
+    pipeline.stage("style worker", lambda: tick_styles(ticker, timeline, plan, styles_q, pipeline.stop))
+    pipeline.stage("stylize worker", lambda: stylize_frames(stnet, frames_q, styles_q, out_q))
+    pipeline.stage("writer", writer_stage)
+    t0 = time.perf_counter()
+    try:
+        with bar:
+            pipeline.run()
+        stats.output = writer.commit()
+    except av.error.FFmpegError as exc:
+        writer.abort()
+        raise UserError(f"{job.input}: {exc}") from None
+    except BaseException:
+        writer.abort()
+        raise
+    stats.seconds = time.perf_counter() - t0
+    stats.ticks = plan.n_ticks
+    log.debug("wrote %s: %d frames in %.1f s (%.2f fps, %s)", job.output, stats.frames, stats.seconds,
+              stats.frames / max(stats.seconds, 1e-9), stats.provider)
+    return stats
+
+
+def load_render_config(path: Path | None) -> tuple[RenderConfig, RuntimeConfig]:
+    return (load_config(RenderConfig, path, section="render"),
+            load_config(RuntimeConfig, path, section="runtime"))
+
+
+def run(args: argparse.Namespace) -> None:
+    """`livestyle render`: options -> job -> result on the terminal."""
+    cfg, runtime = load_render_config(args.config)
+    for name in ("fps", "seed", "smoothing", "crf"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(cfg, name, value)
+    job = RenderJob(args.input, args.output, cfg, runtime, providers=args.providers, audio=args.audio,
+                    start=args.start, duration=args.duration, size=args.size, height=args.height,
+                    codec=args.codec, models=args.models, progress=not args.quiet)
+    stats = render(job)
+    if not args.quiet:
+        print(f"{stats.output}: {stats.frames} frames in {stats.seconds:.1f} s "
+              f"({stats.frames / max(stats.seconds, 1e-9):.2f} fps on {stats.provider})")

@@ -1,0 +1,22 @@
+"""`livestyle train stnet|mvnet`: resumable training from a YAML config (needs the train extra)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from livestyle.config import load_config
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.model == "stnet":
+        from livestyle.train.stnet_trainer import STNetTrainConfig as Config, STNetTrainer as Trainer
+    else:
+        from livestyle.train.mvnet_trainer import MVNetTrainConfig as Config, MVNetTrainer as Trainer
+    cfg = load_config(Config, args.config)
+    if args.out_dir:
+        cfg.out_dir = args.out_dir
+    command = shlex.join(["livestyle", *sys.argv[1:]])
+    path = Trainer(cfg, progress=not args.quiet, command=command).train()
+    print(f"trained weights: {path}")
