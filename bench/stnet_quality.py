@@ -62,7 +62,6 @@ for quick checks; the figures of record use all 55 pairs and 96 frames.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import re
 import sys
@@ -72,6 +71,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+
+from livestyle.io.images import fit_height, read_image, resize_shorter, write_image
+from livestyle.models.vgg import VGGEncoder, load_vgg19_weights
+from livestyle.runtime.sessions import Engine, RuntimeConfig
+from livestyle.runtime.stnet_runner import STNetRunner
+from livestyle.train.stnet_trainer import TransformStage, content_loss, style_loss
 
 REPO = Path(__file__).resolve().parents[1]
 HELDOUT = REPO / "bench" / "stnet_heldout.json"
@@ -101,48 +106,25 @@ TARGETS = {  # figure: (comparison, threshold)
 # The package is being restructured: every livestyle module this script uses is named here, with
 # the layout of the commit the script was written against first and the restructured one second.
 
-def _import(*candidates: tuple[str, str]):
-    """The first importable attribute among (module, name) candidates."""
-    errors = []
-    for module, name in candidates:
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as exc:
-            errors.append(f"{module}.{name}: {exc}")
-    raise ImportError("; ".join(errors))
-
-
-def load_runner(folder: Path, threads: int = 1):
-    """The exported STNet graphs in `folder` on ONNX Runtime's CPU provider. Used only as
-    `runner.style_state(style_rgb_uint8)` and `runner.stylize(frame_rgb_uint8, state)`."""
-    engine_cls = _import(("livestyle.runtime.engine", "Engine"), ("livestyle.runtime.sessions", "Engine"))
-    config_cls = _import(("livestyle.runtime.engine", "RuntimeConfig"),
-                         ("livestyle.runtime.sessions", "RuntimeConfig"))
-    runner_cls = _import(("livestyle.runtime.stylizer", "STNetRunner"),
-                         ("livestyle.runtime.stnet_runner", "STNetRunner"))
-    return runner_cls(engine_cls(config_cls(intra_op_threads=threads), ("cpu",)), folder)
+def load_runner(folder: Path, threads: int = 1) -> STNetRunner:
+    """The exported STNet graphs in `folder` on ONNX Runtime's CPU provider."""
+    return STNetRunner(Engine(RuntimeConfig(intra_op_threads=threads), ("cpu",)), folder)
 
 
 def load_vgg() -> torch.nn.Module:
     """The trainer's loss network: VGG-19 to relu4_1, normalised features, frozen."""
-    encoder_cls = _import(("livestyle.models.vgg", "VGGEncoder"))
-    weights = _import(("livestyle.models.vgg", "load_vgg19_weights"))()
-    return encoder_cls("r41", weights).eval()
+    return VGGEncoder("r41", load_vgg19_weights()).eval()
 
 
 def trainer_losses():
     """(content_loss, style_loss, content_layer, style_layers) as the STNet trainer defines them."""
-    modules = ("livestyle.train.stnet", "livestyle.train.stnet_trainer")
-    content_loss = _import(*[(m, "content_loss") for m in modules])
-    style_loss = _import(*[(m, "style_loss") for m in modules])
-    stage = _import(*[(m, "TransformStage") for m in modules])()
+    stage = TransformStage()
     return content_loss, style_loss, stage.content_layer, tuple(stage.style_layers)
 
 
 def image_io():
     """(read_image, write_image, fit_height, resize_shorter) of livestyle.io.images."""
-    return tuple(_import(("livestyle.io.images", name))
-                 for name in ("read_image", "write_image", "fit_height", "resize_shorter"))
+    return read_image, write_image, fit_height, resize_shorter
 
 
 class Problem(Exception):
