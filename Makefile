@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 
 .PHONY: install system-deps demo test test-slow bench clean
 
@@ -21,13 +22,20 @@ system-deps:
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME_STAMP)
+
+# The runtime alone (render/live/stylize/visualize/bench/doctor): no torch, about 0.7 GB.
+$(RUNTIME_STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	touch $(RUNTIME_STAMP)
 
 install: $(STAMP)
 
 # The main job: the bundled clip restyled by its own music with the shipped weights, audio muxed
 # back (256 lines high so a 2-core CPU finishes in a few minutes). Also a single-image example.
-demo: $(STAMP)
+# Installs the runtime only; `make test` (and training) add torch and the rest.
+demo: $(RUNTIME_STAMP)
 	mkdir -p out
 	$(BIN)/livestyle render data/video/big_buck_bunny_cut_10s.mp4 -o out/demo.mp4 --height 256
 	$(BIN)/livestyle stylize data/photos/coffee.jpg data/paintings/1831_hokusai_the_great_wave_off_kanagawa.jpg -o out/demo_stylized.png

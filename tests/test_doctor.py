@@ -30,7 +30,7 @@ def test_doctor_on_this_machine(capsys, cpu_only_build):
     assert main(["doctor", "--no-camera"]) == 0
     out = capsys.readouterr().out
     got = lines(out)
-    assert got["runtime CPU"].startswith("ok") and "runs the style graph" in got["runtime CPU"]
+    assert got["runtime CPU"].startswith("ok") and "runs a style tick and a 640x360 frame" in got["runtime CPU"]
     assert got["runtime TensorRT"].startswith("no") and "not in this onnxruntime build" in got["runtime TensorRT"]
     assert all(got[f"models {g}"].startswith("ok") for g in ("mvnet.onnx", "stnet_style.onnx", "stnet_content.onnx"))
     assert got["encode libx264"].startswith("ok")

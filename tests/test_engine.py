@@ -155,16 +155,20 @@ def test_tensorrt_options_from_config():
     cfg = RuntimeConfig(device_id=1, tensorrt=TensorRTOptions(fp16=False, cache_dir="/tmp/trt",
                                                               min_size="32x32", opt_size="640x360",
                                                               max_size="1280x720"))
-    opts = tensorrt_options(cfg, {"frame": (-1, 3, "H", "W"), "s_mean": (-1, 256), "s_matrix": (-1, 32, 32)})
+    opts = tensorrt_options(cfg, {"frame": (-1, "H", "W", 3), "s_mean": (-1, 256), "s_matrix": (-1, 32, 32)})
     assert opts["device_id"] == 1
     assert opts["trt_fp16_enable"] is False
     assert opts["trt_engine_cache_enable"] is True and opts["trt_engine_cache_path"] == "/tmp/trt"
     assert opts["trt_max_workspace_size"] == 2048 * 1024 * 1024
     # every dynamic input of the content graph gets a profile (TensorRT requires one for each)
-    assert opts["trt_profile_min_shapes"] == "frame:1x3x32x32,s_mean:1x256,s_matrix:1x32x32"
-    assert opts["trt_profile_opt_shapes"] == "frame:1x3x360x640,s_mean:1x256,s_matrix:1x32x32"
-    assert opts["trt_profile_max_shapes"] == "frame:1x3x720x1280,s_mean:1x256,s_matrix:1x32x32"
+    assert opts["trt_profile_min_shapes"] == "frame:1x32x32x3,s_mean:1x256,s_matrix:1x32x32"
+    assert opts["trt_profile_opt_shapes"] == "frame:1x360x640x3,s_mean:1x256,s_matrix:1x32x32"
+    # square at the longer side: a 720x1280 portrait clip fits the same engine as 1280x720
+    assert opts["trt_profile_max_shapes"] == "frame:1x1280x1280x3,s_mean:1x256,s_matrix:1x32x32"
     assert "trt_profile_min_shapes" not in tensorrt_options(cfg)  # static graphs need no profile
+    # the style graph at render's fixed style size: one shape, so no engine is rebuilt per tick
+    fixed = tensorrt_options(cfg, {"style": (1, 3, 128, 128)})
+    assert fixed["trt_profile_min_shapes"] == fixed["trt_profile_max_shapes"] == "style:1x3x128x128"
 
 
 def test_cuda_options_from_config():
@@ -203,6 +207,8 @@ def test_content_graph_gets_a_tensorrt_profile_for_every_dynamic_input():
     requested = {}
 
     class SpyEngine:
+        cfg = RuntimeConfig()
+
         def session(self, path, dynamic_inputs=None):
             requested[path.name] = dynamic_inputs
             return Session(onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]), path)
@@ -216,4 +222,4 @@ def test_content_graph_gets_a_tensorrt_profile_for_every_dynamic_input():
         assert len(profile[i.name]) == len(i.shape)
         assert all(p == d for p, d in zip(profile[i.name], i.shape) if isinstance(d, int))
     shapes = tensorrt_options(RuntimeConfig(), profile)["trt_profile_opt_shapes"]
-    assert shapes == "frame:1x3x360x640,s_mean:1x256,s_matrix:1x32x32"
+    assert shapes == "frame:1x360x640x3,s_mean:1x256,s_matrix:1x32x32"

@@ -45,10 +45,51 @@ def test_graphs_have_dynamic_spatial_size(exported):
     import onnx
 
     model = onnx.load(str(exported / "stnet_content.onnx"))
-    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
-    assert dims[2] == "H" and dims[3] == "W"
+    frame_input = model.graph.input[0]
+    dims = [d.dim_param or d.dim_value for d in frame_input.type.tensor_type.shape.dim]
+    assert dims == ["N", "H", "W", 3] and frame_input.type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert [i.name for i in model.graph.input] == ["frame", "s_mean", "s_matrix", "strength"]
     runner = STNetRunner(Engine(providers=("cpu",)), exported)
     state = runner.style_state(np.full((64, 64, 3), 128, np.uint8))
-    for h, w in ((40, 52), (37, 61), (100, 8)):  # including sizes that are not multiples of 4
+    for h, w in ((40, 52), (37, 61), (100, 17)):  # including sizes that are not multiples of 4
         frame = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
-        assert runner.stylize(frame, state).shape == (h, w, 3)
+        out = runner.stylize(frame, state)
+        assert out.shape == (h, w, 3) and out.dtype == np.uint8
+
+
+def test_strength_blends_with_the_raw_frame_inside_the_graph(exported):
+    runner = STNetRunner(Engine(providers=("cpu",)), exported)
+    state = runner.style_state(np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    frame = np.random.default_rng(2).integers(0, 255, (36, 44, 3), dtype=np.uint8)
+    assert np.array_equal(runner.stylize(frame, state, strength=0.0), frame)  # 0 = the raw frame
+    full = runner.stylize(frame, state, strength=1.0).astype(float)
+    half = runner.stylize(frame, state, strength=0.5).astype(float)
+    assert np.abs(full - frame).mean() > 5  # the style does something
+    assert np.abs(half - (frame + full) / 2).max() <= 1.0  # pixel-space blend, within rounding
+
+
+def test_io_binding_matches_a_plain_run(exported):
+    """The IO-binding path (what every frame uses) gives the graph's own answer, frame after frame,
+    with the state rebound when it changes and not otherwise."""
+    runner = STNetRunner(Engine(providers=("cpu",)), exported)
+    rng = np.random.default_rng(3)
+    states = [runner.style_state(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)) for _ in range(2)]
+    for state in (states[0], states[0], states[1]):
+        frame = rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)
+        plain = runner.content_session.run(frame=frame[None], s_mean=state.mean, s_matrix=state.matrix,
+                                           strength=np.ones(1, np.float32))["out"][0]
+        bound = runner.stylize(frame, state)
+        assert np.array_equal(bound, plain)
+
+
+def test_sizes_outside_the_runtime_are_refused_before_work(exported):
+    from livestyle.errors import UserError
+
+    runner = STNetRunner(Engine(providers=("cpu",)), exported)
+    runner.check_frame_size(2160, 3840)  # portrait 4K: inside (either orientation)
+    with pytest.raises(UserError, match="too small"):
+        runner.check_frame_size(8, 100)
+    with pytest.raises(UserError, match="larger than"):
+        runner.check_frame_size(100000, 100)
+    with pytest.raises(UserError, match="too small"):
+        runner.style_state(np.zeros((1, 1, 3), np.uint8))

@@ -230,13 +230,13 @@ def test_window_keys_change_seed_and_freeze(monkeypatch):
         shown.append(now)
         if len(shown) == 2:
             pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_n))
-        if len(shown) == 4:
+        if len(shown) == 10:  # ticks in between use the new seed (frozen, the ticker does no work)
             pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
         result = show(self, image, now)
         pressing.controls = self.controls
         return result
 
     monkeypatch.setattr(WindowOutput, "show", pressing)
-    assert main(["live", "--clip", str(CLIP), "--duration", "2", "--seed", "7", *QUIET]) == 0
+    assert main(["live", "--clip", str(CLIP), "--duration", "3", "--seed", "7", *QUIET]) == 0
     assert seeds[0] == 7 and 8 in seeds  # the next seed was used for later ticks
     assert pressing.controls.seed == 8 and pressing.controls.frozen

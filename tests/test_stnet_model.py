@@ -19,15 +19,16 @@ def test_parameter_counts_match_spec(layer, params):
 def test_branches_compose_to_forward(layer):
     torch.manual_seed(0)
     net = STNet(layer, VGGEncoder(layer)).eval()
-    frame, style = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 40, 40)
+    frame_u8 = torch.randint(0, 256, (1, 32, 48, 3), dtype=torch.uint8)
+    frame, style = frame_u8.permute(0, 3, 1, 2).float() / 255, torch.rand(1, 3, 40, 40)
     with torch.no_grad():
         s_mean, s_matrix = StyleBranch(net)(style)
-        out = ContentBranch(net)(frame, s_mean, s_matrix)
+        out = ContentBranch(net, quantize=False)(frame_u8, s_mean, s_matrix, torch.ones(1))
         full = net(frame, style).clamp(0, 1)
     assert s_mean.shape == (1, 256 if layer == "r31" else 512)
     assert s_matrix.shape == (1, 32, 32)
-    assert out.shape == frame.shape
-    torch.testing.assert_close(out, full)
+    assert out.shape == frame_u8.shape  # NHWC, the frame's own layout
+    torch.testing.assert_close(out, full.permute(0, 2, 3, 1) * 255, atol=1e-3, rtol=1e-4)
 
 
 def test_style_mean_is_added_back():

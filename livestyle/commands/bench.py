@@ -7,7 +7,9 @@ this machine cannot run is reported as skipped with the reason ONNX Runtime gave
   audio front end  one 20 Hz tick of the incremental log-mel (numpy, the same for every provider)
   mvnet            one 8.91 s window -> 64x64 style image
   style branch     style image (upscaled to style_size) -> STNet style state
-  content WxH      one RGB frame -> stylised frame, including padding and conversions
+  content WxH      one RGB frame -> stylised frame: frame_ms is the whole call on the stylize
+                   thread, graph_run_ms the graph run alone, host_overhead_ms the difference
+                   (Python and numpy outside the graph: binding, allocation)
 
 From these: the style worker's load at 20 Hz (share of one core/device second it needs), and the
 frame rate a live feed can reach per size when style and frames share the device. With --clip, the
@@ -104,7 +106,7 @@ def bench_provider(provider: str, cfg: BenchConfig, runtime: RuntimeConfig) -> d
     engine = Engine(runtime, (provider,), fallback=False)
     t0 = time.perf_counter()
     try:
-        stnet = STNetRunner(engine, folder)
+        stnet = STNetRunner(engine, folder, style_size=RenderConfig().style_size)
         mvnet = MVNetRunner(engine, folder)
     except ProviderUnavailable as exc:
         return {"skipped": exc.reason}
@@ -117,10 +119,24 @@ def bench_provider(provider: str, cfg: BenchConfig, runtime: RuntimeConfig) -> d
     size = ticker.settings.style_size
     timings = [Timing("mvnet (1 window)", timed(lambda: ticker.style_image(window), cfg.warmup, cfg.repeats)),
                Timing(f"style branch ({size}x{size})", timed(lambda: ticker.style_state(style), cfg.warmup, cfg.repeats))]
+    frames = {}
     for w, h in cfg.sizes:
+        stnet.check_frame_size(w, h)
         frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        timings.append(Timing(f"content {w}x{h}", timed(lambda: stnet.stylize(frame, state), cfg.warmup, cfg.repeats)))
-    return {"load_s": round(load_s, 2), "stages": [t.summary() for t in timings]}
+        run_ms: list[float] = []
+
+        def stylize() -> None:
+            stnet.stylize(frame, state)
+            run_ms.append(stnet.last_run_ms)
+
+        timing = Timing(f"content {w}x{h}", timed(stylize, cfg.warmup, cfg.repeats))
+        timings.append(timing)
+        run_ms = run_ms[cfg.warmup:]
+        frame_ms = statistics.fmean(timing.ms)
+        frames[f"{w}x{h}"] = {"model": stnet.model_name, "frame_ms": round(frame_ms, 3),
+                              "graph_run_ms": round(statistics.fmean(run_ms), 3),
+                              "host_overhead_ms": round(frame_ms - statistics.fmean(run_ms), 3)}
+    return {"load_s": round(load_s, 2), "stages": [t.summary() for t in timings], "frames": frames}
 
 
 def live_capacity(result: dict[str, Any], mel: dict[str, Any], on_cpu: bool, style_hz: int = 20) -> dict[str, Any]:
@@ -217,6 +233,10 @@ def format_table(report: dict[str, Any]) -> str:
         for s in result["stages"]:
             lines.append(f"{name:<10} {s['stage']:<28} {s['mean_ms']:>9.2f} {s['p50_ms']:>9.2f} "
                          f"{s['p95_ms']:>9.2f} {s['fps']:>9.2f}")
+        overhead = ", ".join(f"{size} {f['host_overhead_ms']:.1f} ms of {f['frame_ms']:.1f}"
+                             for size, f in result.get("frames", {}).items())
+        if overhead:
+            notes.append(f"{name}: host overhead per frame (outside the graph run): {overhead}")
         live = result["live"]
         fps = ", ".join(f"{size} {v:.1f} fps" for size, v in live["fps_with_style"].items())
         notes.append(f"{name}: style tick {live['style_tick_ms']:.1f} ms = {live['style_load_at_20hz']:.0%} of the "

@@ -52,27 +52,43 @@ def check_models(folder: Path) -> list[Check]:
 
 
 def check_providers(folder: Path, providers: tuple[str, ...]) -> list[Check]:
-    """Loads the STNet style graph on each provider alone (no fallback), as `bench` does."""
+    """Each provider alone (no fallback), as `bench` does: loads all three graphs with exactly the
+    options and shapes `render` uses, and runs one style tick and one frame at the TensorRT
+    profile's opt size. For TensorRT this builds and caches the engines, so the first render starts
+    at once. Then which GPU libraries were loaded, from which files."""
     import onnxruntime
 
-    from livestyle.runtime.sessions import DISPLAY, Engine, ProviderUnavailable
-    from livestyle.runtime.manifest import checked_graph
+    from livestyle.commands.render import RenderConfig
+    from livestyle.runtime import gpu_libraries
+    from livestyle.runtime.mvnet_runner import MVNetRunner
+    from livestyle.runtime.sessions import DISPLAY, Engine, ProviderUnavailable, RuntimeConfig, _parse_wh
+    from livestyle.runtime.stnet_runner import STNetRunner
+    from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 
     checks = [Check("runtime", "onnxruntime", True, f"{onnxruntime.__version__}, build offers "
                     f"{', '.join(onnxruntime.get_available_providers())}")]
-    try:
-        graph = checked_graph(folder, "stnet_style.onnx")
-    except UserError as exc:
-        return checks + [Check("runtime", "providers", False, f"not tried: {exc}", required=True)]
+    runtime, render = RuntimeConfig(), RenderConfig()
+    w, h = _parse_wh(runtime.tensorrt.opt_size)
     for name in providers:
         try:  # TensorRT builds an engine here (cached afterwards): the first time takes a while
-            session = Engine(providers=(name,), fallback=False).session(graph)
-            out = session.run(style=np.full((1, 3, 64, 64), 0.5, np.float32))
-            finite = all(np.isfinite(v).all() for v in out.values())
-            checks.append(Check("runtime", DISPLAY[name], finite, "runs the style graph" if finite
-                                else "runs the style graph but returns NaN/inf", required=name == "cpu"))
+            engine = Engine(runtime, (name,), fallback=False)
+            stnet = STNetRunner(engine, folder, style_size=render.style_size)
+            ticker = StyleTicker(MVNetRunner(engine, folder), stnet, TickSettings(style_size=render.style_size))
+            state = ticker.tick(np.zeros(ticker.mel_config.clip_samples, np.float32), 0)
+            out = stnet.stylize(np.full((h, w, 3), 128, np.uint8), state)
+            finite = bool(np.isfinite(state.mean).all() and np.isfinite(state.matrix).all() and out.std() > 0)
+            checks.append(Check("runtime", DISPLAY[name], finite,
+                                f"runs a style tick and a {w}x{h} frame" if finite
+                                else "runs, but returns NaN/inf or a flat frame", required=name == "cpu"))
         except ProviderUnavailable as exc:
             checks.append(Check("runtime", DISPLAY[name], False, exc.reason, required=name == "cpu"))
+        except UserError as exc:
+            return checks + [Check("runtime", "models", False, f"not tried: {exc}", required=True)]
+    if any(n != "cpu" for n in providers):
+        libs = gpu_libraries.loaded()
+        checks.append(Check("runtime", "GPU libraries", bool(libs),
+                            "; ".join(f"{k} from {Path(v).parent}" for k, v in sorted(libs.items()))
+                            or "none loaded (pip install 'livestyle[gpu]' brings CUDA 13, cuDNN and cuBLAS)"))
     return checks
 
 

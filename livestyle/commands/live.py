@@ -35,10 +35,10 @@ from livestyle.io.images import output_size, resize_to
 from livestyle.io.mic import ClipAudioSource, MicSource
 from livestyle.io.outputs import FileOutput, StreamOutput, WindowOutput
 from livestyle.pipeline import END, Pipeline
-from livestyle.runtime.sessions import Engine, RuntimeConfig
+from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
 from livestyle.runtime.manifest import model_info, models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
-from livestyle.runtime.stnet_runner import STNetRunner
+from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 
 
@@ -152,8 +152,9 @@ def live(job: LiveJob) -> LiveStats:
         video = open_video_source(job)
         audio = open_audio_source(job, mel_cfg.sample_rate, video)
         width, height = output_size(video.width, video.height, job.size, job.height)
+        check_frame_size(width, height, frame_size_limits(job.runtime), "output")
         engine = Engine(job.runtime, job.providers)
-        stnet = STNetRunner(engine, folder)
+        stnet = STNetRunner(engine, folder, style_size=cfg.style_size)
         ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
                              TickSettings(cfg.style_size, cfg.smoothing, 1.0 / cfg.style_hz), controls)
         stats = LiveStats(provider=stnet.provider)

@@ -39,8 +39,8 @@ from livestyle.io.media import MediaInfo, probe
 from livestyle.pipeline import END, Channel, Pipeline
 from livestyle.runtime.manifest import models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
-from livestyle.runtime.sessions import Engine, RuntimeConfig
-from livestyle.runtime.stnet_runner import STNetRunner
+from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
+from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
 from livestyle.runtime.style_state import StyleTrack
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 
@@ -245,9 +245,10 @@ def render(job: RenderJob) -> RenderStats:
     cfg = job.cfg
     info, audio_source, audio_zero = validate(job)
     plan = RenderPlan.of(job, info)
+    check_frame_size(plan.width, plan.height, frame_size_limits(job.runtime), f"{job.input}: output")
     engine = Engine(job.runtime, job.providers)
     folder = models_dir(job.models)
-    stnet = STNetRunner(engine, folder)
+    stnet = STNetRunner(engine, folder, style_size=cfg.style_size)
     ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
                          TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds), Controls(seed=cfg.seed))
     mel_cfg = ticker.mel_config

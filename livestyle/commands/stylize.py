@@ -9,9 +9,9 @@ from pathlib import Path
 from livestyle.config import load_config
 from livestyle.errors import UserError
 from livestyle.io.images import fit_height, read_image, resize_shorter, resize_to, write_image
-from livestyle.runtime.sessions import Engine, RuntimeConfig
+from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
 from livestyle.runtime.manifest import models_dir
-from livestyle.runtime.stnet_runner import STNetRunner
+from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,9 @@ def stylize_file(content: Path, style: Path, output: Path, size: tuple[int, int]
         content_image = resize_to(content_image, *size)
     elif height is not None:
         content_image = fit_height(content_image, height)
+    limits = frame_size_limits(cfg)
+    check_frame_size(content_image.shape[1], content_image.shape[0], limits, f"{content}: output")
+    check_frame_size(style_size, style_size, limits, "--style-size")
     runner = STNetRunner(Engine(cfg, providers), models_dir(models))
     state = runner.style_state(resize_shorter(style_image, style_size))
     result = runner.stylize(content_image, state)

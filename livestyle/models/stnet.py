@@ -7,6 +7,8 @@ The model is split the way the runtime uses it (ARCHITECTURE.md):
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -140,12 +142,48 @@ class StyleBranch(nn.Module):
         return self.net.style_state(style)
 
 
+def pixel_scaled(net: STNet) -> STNet:
+    """A copy of `net` that takes and returns pixel values 0..255 instead of 0..1: 1/255 folded
+    into the encoder's first (1x1 preprocessing) conv, 255 into the decoder's last conv. Same
+    outputs up to float rounding, two full-resolution passes fewer per frame."""
+    scaled = copy.deepcopy(net)
+    with torch.no_grad():
+        scaled.encoder.preprocess.weight.mul_(1.0 / 255.0)
+        last = scaled.decoder.convs[-1]
+        last.weight.mul_(255.0)
+        last.bias.mul_(255.0)
+    return scaled
+
+
 class ContentBranch(nn.Module):
-    """Export wrapper: frame (N,3,H,W) in [0,1], s_mean, s_matrix -> out (N,3,H,W) in [0,1]."""
+    """Export wrapper, the per-frame graph: frame uint8 (N,H,W,3) RGB of any size, s_mean, s_matrix,
+    strength (1,) -> out uint8 (N,H,W,3).
 
-    def __init__(self, net: STNet):
+    Everything between the decoded frame and the encoded frame happens inside the graph: layout
+    (NHWC <-> NCHW, done on uint8), scaling (folded into the first and last convs), reflection
+    padding up to the encoder's stride, cropping back, the strength blend, clamping and rounding.
+    So frames cross between host and device as 3 bytes a pixel each way, and the host does no
+    per-pixel work. `strength` blends in pixel space, clamped to [0,1]: 0 = the raw frame, 1 = full
+    style (one definition for every control source). `dtype` float16 makes an fp16 graph with the
+    same uint8 interface.
+    """
+
+    def __init__(self, net: STNet, dtype: torch.dtype = torch.float32, quantize: bool = True):
         super().__init__()
-        self.net = net
+        self.net = pixel_scaled(net)
+        self.stride = STRIDE[net.layer]
+        self.dtype = dtype
+        self.quantize = quantize  # False: float 0..255 before rounding (export parity checks)
 
-    def forward(self, frame: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor) -> torch.Tensor:
-        return self.net.stylize(frame, s_mean, s_matrix).clamp(0.0, 1.0)
+    def forward(self, frame: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor,
+                strength: torch.Tensor) -> torch.Tensor:
+        x = frame.permute(0, 3, 1, 2).to(self.dtype)  # 0..255
+        h, w = x.shape[2], x.shape[3]
+        padded = F.pad(x, (0, (-w) % self.stride, 0, (-h) % self.stride), mode="reflect")
+        styled = self.net.stylize(padded, s_mean.to(self.dtype), s_matrix.to(self.dtype))[:, :, :h, :w]
+        styled = styled.clamp(0.0, 255.0)  # blend the image a viewer would see at full strength
+        s = strength.to(self.dtype).clamp(0.0, 1.0).reshape(-1, 1, 1, 1)
+        out = x + s * (styled - x)
+        if not self.quantize:
+            return out.float().permute(0, 2, 3, 1)
+        return out.round().to(torch.uint8).permute(0, 2, 3, 1)

@@ -17,7 +17,7 @@ from typing import Any
 from livestyle.errors import UserError
 
 MANIFEST = "manifest.json"
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 2: the content graph takes and returns uint8 NHWC frames and a strength
 REPO_MODELS = Path(__file__).resolve().parents[2] / "exported"
 
 

@@ -40,10 +40,12 @@ class TensorRTOptions:
     timing_cache: bool = True
     max_workspace_mb: int = 2048
     builder_optimization_level: int = 3
-    # Shape range the engine is built for, for inputs with dynamic height/width (WxH).
-    min_size: str = "64x64"
+    # Frame sizes (WxH) the content engine is built for, either orientation: the profile is made
+    # square at the longer side, so portrait phone clips fit as well as landscape ones. Also the
+    # size cap for every provider (a size one provider takes, all take).
+    min_size: str = "16x16"
     opt_size: str = "640x360"
-    max_size: str = "1920x1088"
+    max_size: str = "3840x2160"
 
 
 @dataclass
@@ -82,12 +84,20 @@ def _parse_wh(text: str) -> tuple[int, int]:
     return w, h
 
 
+def frame_size_limits(cfg: RuntimeConfig) -> tuple[int, tuple[int, int]]:
+    """(smallest side, largest WxH) of the frames this runtime takes, whatever the provider: the
+    TensorRT profile's range, so a size that works on the CPU works on every GPU provider too."""
+    min_w, min_h = _parse_wh(cfg.tensorrt.min_size)
+    return max(16, min(min_w, min_h)), _parse_wh(cfg.tensorrt.max_size)
+
+
 def tensorrt_options(cfg: RuntimeConfig, dynamic_inputs: dict[str, tuple[int | str, ...]] | None = None) -> dict[str, Any]:
     """Provider options for TensorrtExecutionProvider. `dynamic_inputs` gives the shape of every
     input with a dynamic dimension: "H" and "W" for the frame size, -1 for the batch (built for 1),
     numbers for fixed dimensions, e.g. {"frame": (-1, 3, "H", "W"), "s_mean": (-1, 256)}. TensorRT
     needs a min/opt/max profile for every dynamic input; the frame-size range comes from the config,
-    so one engine serves every size in it."""
+    made square at its ends so one engine serves every size in it, landscape or portrait. An input
+    whose dimensions are all fixed gets min = opt = max (the style graph at render's style size)."""
     t = cfg.tensorrt
     cache = str(Path(os.path.expanduser(t.cache_dir)))
     opts: dict[str, Any] = {
@@ -105,6 +115,8 @@ def tensorrt_options(cfg: RuntimeConfig, dynamic_inputs: dict[str, tuple[int | s
     if dynamic_inputs:
         for key, size in (("min", t.min_size), ("opt", t.opt_size), ("max", t.max_size)):
             w, h = _parse_wh(size)
+            if key != "opt":  # square: both orientations inside one profile
+                w = h = min(w, h) if key == "min" else max(w, h)
             sizes = {"H": h, "W": w}
             shapes = [f"{name}:{'x'.join(str(sizes.get(d, 1) if isinstance(d, str) or d < 0 else d) for d in shape)}"
                       for name, shape in dynamic_inputs.items()]
@@ -193,6 +205,11 @@ class Engine:
         self.ort = ort or onnxruntime
         self.cfg = cfg or RuntimeConfig()
         self.requested = validate_providers(tuple(providers or self.cfg.providers))
+        offered = set(self.ort.get_available_providers())
+        if any(PROVIDERS[n] in offered for n in self.requested if n != "cpu"):
+            from livestyle.runtime import gpu_libraries
+
+            gpu_libraries.preload(self.ort)  # CUDA/cuDNN/cuBLAS/TensorRT from the pip wheels
         self.fallback = fallback  # False: ProviderUnavailable instead of running on another provider
         self.failed: dict[str, str] = {}  # provider -> why it could not be used
         self._warned: set[str] = set()

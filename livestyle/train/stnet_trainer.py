@@ -321,11 +321,13 @@ def load_exported_weights(net: STNet, folder: Path) -> dict[str, str]:
     import onnx
     from onnx import numpy_helper
 
-    from livestyle.runtime.manifest import checked_graph, sha256
+    from livestyle.runtime.manifest import sha256
 
     state, digests = {}, {}
-    for name in ("stnet_style.onnx", "stnet_content.onnx"):
-        path = checked_graph(folder, name)
+    for name in ("stnet_style.onnx", "stnet_content.onnx"):  # any manifest format: weights only
+        path = folder / name
+        if not path.is_file():
+            raise UserError(f"{path}: not found (init_from names a folder of exported STNet graphs)")
         digests[name] = sha256(path)
         for init in onnx.load(str(path)).graph.initializer:
             key = init.name.removeprefix("net.")

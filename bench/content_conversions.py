@@ -1,0 +1,120 @@
+"""What the per-frame conversions cost now that they run inside the content graph (issue 8).
+
+The shipped content graph takes uint8 (1,H,W,3) and returns uint8: layout, scaling, padding,
+cropping, the strength blend, clamping and rounding are ONNX ops. This script times, in ONNX
+Runtime on this machine, at each size:
+
+  full (uint8 in/out)     the shipped graph's design, exported from the shipped weights
+  core (float NCHW)       the same network without the conversions (frame float (1,3,H,W) in
+                          [0,1], H and W multiples of 4; float out), i.e. the old graph
+  conversions only        a graph of the conversion ops around an identity network
+
+plus the numpy conversions the old runner did on the host (uint8 HWC -> float NCHW, pad; clip,
+scale, round, HWC uint8), for comparison. Same process, same session options, interleaved runs.
+
+    python bench/content_conversions.py [--sizes 1920x1080,1280x720] [--repeats 5] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from livestyle.commands.export import CONTENT_AXES, CONTENT_NAMES, export_graph
+from livestyle.models.stnet import ContentBranch, STNet, StyleBranch
+from livestyle.models.vgg import build_encoder
+from livestyle.runtime.manifest import models_dir
+from livestyle.train.stnet_trainer import load_exported_weights
+
+
+class Identity(torch.nn.Module):
+    """Stands in for the network: the conversions alone (the two scalar reductions keep the style
+    inputs in the graph; they cost two cheap passes, counted in the figure)."""
+
+    def stylize(self, x, s_mean, s_matrix):
+        return x + 0 * s_mean.mean() + 0 * s_matrix.mean()
+
+
+class Core(torch.nn.Module):
+    """The network without conversions: float NCHW in [0,1] (multiples of 4) -> float NCHW."""
+
+    def __init__(self, net: STNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, frame, s_mean, s_matrix):
+        return self.net.stylize(frame, s_mean, s_matrix).clamp(0, 1)
+
+
+def session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def host_conversions(frame: np.ndarray, out: np.ndarray) -> None:
+    """What the old runner did in numpy around each run."""
+    h, w = frame.shape[:2]
+    padded = np.pad(frame, ((0, -h % 4), (0, -w % 4), (0, 0)), mode="reflect")
+    np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32) * np.float32(1 / 255)
+    (np.clip(out[0].transpose(1, 2, 0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)[:h, :w]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1920x1080,1280x720")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    net = STNet("r31", build_encoder("r31")).eval()
+    load_exported_weights(net, models_dir())
+    with torch.no_grad():
+        s_mean, s_matrix = StyleBranch(net)(torch.rand(1, 3, 128, 128))
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {name: Path(tmp) / f"{name}.onnx" for name in ("full", "core", "conversions")}
+        example = (torch.randint(0, 256, (1, 64, 64, 3), dtype=torch.uint8), s_mean, s_matrix, torch.ones(1))
+        export_graph(ContentBranch(net).eval(), example, paths["full"], CONTENT_NAMES, ["out"], CONTENT_AXES)
+        conversions = ContentBranch(net).eval()
+        conversions.net = Identity()
+        export_graph(conversions, example, paths["conversions"], CONTENT_NAMES, ["out"], CONTENT_AXES)
+        export_graph(Core(net).eval(), (torch.rand(1, 3, 64, 64), s_mean, s_matrix), paths["core"],
+                     ["frame", "s_mean", "s_matrix"], ["out"],
+                     {"frame": {0: "N", 2: "H", 3: "W"}, "s_mean": {0: "N"}, "s_matrix": {0: "N"}, "out": {0: "N", 2: "H", 3: "W"}})
+        sessions = {name: session(path, args.threads) for name, path in paths.items()}
+        state = {"s_mean": s_mean.numpy(), "s_matrix": s_matrix.numpy()}
+        print(f"onnxruntime {ort.__version__}, CPU provider, {args.threads} intra-op thread(s), "
+              f"{args.repeats} runs per figure (median ms)")
+        for size in args.sizes.split(","):
+            w, h = (int(v) for v in size.split("x"))
+            frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            feeds = {"full": dict(frame=frame[None], strength=np.ones(1, np.float32), **state),
+                     "conversions": dict(frame=frame[None], strength=np.ones(1, np.float32), **state),
+                     "core": dict(frame=np.random.rand(1, 3, h + -h % 4, w + -w % 4).astype(np.float32), **state)}
+            times: dict[str, list[float]] = {name: [] for name in (*sessions, "host numpy")}
+            core_out = sessions["core"].run(None, feeds["core"])[0]
+            for _ in range(args.repeats):  # interleaved, so drift hits every figure alike
+                for name, sess in sessions.items():
+                    t0 = time.perf_counter()
+                    sess.run(None, feeds[name])
+                    times[name].append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                host_conversions(frame, core_out)
+                times["host numpy"].append((time.perf_counter() - t0) * 1000)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            print(f"{w}x{h}: full graph {med['full']:.1f} ms, core graph {med['core']:.1f} ms "
+                  f"(difference {med['full'] - med['core']:+.1f} ms), conversions-only graph "
+                  f"{med['conversions']:.2f} ms, old host numpy conversions {med['host numpy']:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
