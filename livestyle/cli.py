@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default=str(REPO / "exported"), help="where the .onnx files go")
     p.add_argument("--training-command", default=None,
                    help="the command that produced the checkpoint, recorded in the manifest")
+    p.add_argument("--fp16", action="store_true",
+                   help="stnet: also write stnet_content_fp16.onnx (float16 inside, same uint8 interface) for "
+                        "CUDA, with its parity at 4K recorded in the manifest (TensorRT makes its own fp16)")
     p.set_defaults(command_module="export")
 
     p = sub.add_parser("train", help="train a network (resumable)",

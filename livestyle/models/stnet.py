@@ -1,6 +1,6 @@
 """Linear style transfer (Li, Liu, Kautz, Yang, CVPR 2019), variants r31 and r41 (spec B).
 
-The model is split the way the runtime uses it (ARCHITECTURE.md):
+The model is split the way the runtime uses it (docs/ARCHITECTURE.md):
   style branch   style image -> (s_mean, s_matrix)           once per style tick, cheap, smoothable
   content branch frame, s_mean, s_matrix -> stylised frame   every frame, at full resolution
 """

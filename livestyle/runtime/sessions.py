@@ -55,6 +55,7 @@ class CUDAOptions:
     arena_extend_strategy: str = "kSameAsRequested"  # steady memory for fixed frame sizes
     gpu_mem_limit_mb: int = 0  # 0: no limit
     use_tf32: bool = True
+    fp16: bool = False  # run stnet_content_fp16.onnx when the export has it (`livestyle export stnet --fp16`)
 
 
 @dataclass

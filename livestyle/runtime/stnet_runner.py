@@ -22,6 +22,7 @@ from livestyle.runtime.style_state import StyleState
 
 STYLE_GRAPH = "stnet_style.onnx"
 CONTENT_GRAPH = "stnet_content.onnx"
+CONTENT_GRAPH_FP16 = "stnet_content_fp16.onnx"  # float16 inside, same uint8 interface (CUDA)
 
 
 def to_nchw(image: np.ndarray) -> np.ndarray:
@@ -54,8 +55,14 @@ class STNetRunner:
         self.limits = frame_size_limits(engine.cfg)
         style_profile = None if style_size is None else {"style": (1, 3, style_size, style_size)}
         self.style_session = engine.session(checked_graph(folder, STYLE_GRAPH), dynamic_inputs=style_profile)
+        content = CONTENT_GRAPH
+        if engine.cfg.cuda.fp16 and engine.available()[0] == "cuda":
+            if CONTENT_GRAPH_FP16 not in info.get("graphs", []):
+                raise UserError(f"{folder}: runtime.cuda.fp16 is set but this export has no {CONTENT_GRAPH_FP16} "
+                                f"(export it with `livestyle export stnet --fp16`, or unset the option)")
+            content = CONTENT_GRAPH_FP16
         self.content_session = engine.session(  # TensorRT: one engine for the configured size range
-            checked_graph(folder, CONTENT_GRAPH),
+            checked_graph(folder, content),
             dynamic_inputs={"frame": (-1, "H", "W", 3), "s_mean": (-1, self.channels), "s_matrix": (-1, 32, 32)})
         for session, names in ((self.style_session, ["style"]), (self.content_session, self.CONTENT_INPUTS)):
             if session.input_names != names:
