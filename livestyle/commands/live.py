@@ -152,6 +152,7 @@ def live(job: LiveJob) -> LiveStats:
         video = open_video_source(job)
         audio = open_audio_source(job, mel_cfg.sample_rate, video)
         width, height = output_size(video.width, video.height, job.size, job.height)
+        video.output_size = (width, height)  # resized in the source's own thread, beside the stylizer
         check_frame_size(width, height, frame_size_limits(job.runtime), "output")
         engine = Engine(job.runtime, job.providers)
         stnet = STNetRunner(engine, folder, style_size=cfg.style_size)

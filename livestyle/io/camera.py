@@ -17,9 +17,10 @@ import numpy as np
 
 from livestyle.errors import UserError
 from livestyle.io.decode import decode_video
+from livestyle.io.images import resize_to
 from livestyle.io.media import probe
-from livestyle.pipeline import Latest, sleep_until
 from livestyle.native_output import captured_native_output
+from livestyle.pipeline import Latest, sleep_until
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class CameraSource:
         self.first = image
         self.height, self.width = image.shape[:2]
         self.fps = float(self.capture.get(cv2.CAP_PROP_FPS) or 0) or None
+        self.output_size: tuple[int, int] | None = None  # (W, H) to deliver; resized in this thread
 
     def close(self) -> None:
         self.capture.release()
@@ -72,7 +74,10 @@ class CameraSource:
         try:
             while not stop.is_set():
                 if image is not None:
-                    out.put(Captured(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), time.monotonic(), index))
+                    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+                    if self.output_size is not None:
+                        rgb = resize_to(rgb, *self.output_size)
+                    out.put(Captured(rgb, time.monotonic(), index))
                     index += 1
                 ok, image = self.capture.read()
                 if ok and image is not None:
@@ -99,6 +104,7 @@ class ClipSource:
         self.name = str(path)
         self.width, self.height = self.info.width, self.info.height
         self.fps = float(self.info.fps)
+        self.output_size: tuple[int, int] | None = None  # (W, H) to deliver; resized by the decoder
 
     def close(self) -> None:
         pass  # files are opened by run()
@@ -108,7 +114,8 @@ class ClipSource:
         try:
             while not stop.is_set():
                 last = 0.0
-                for t, image in decode_video(self.path, self.info.zero, 0.0, self.info.orientation):
+                for t, image in decode_video(self.path, self.info.zero, 0.0, self.info.orientation,
+                                             size=self.output_size):
                     if not sleep_until(t0 + offset + t, stop):
                         return
                     out.put(Captured(image, time.monotonic(), index))

@@ -20,9 +20,6 @@ from livestyle.runtime.manifest import checked_graph, model_info
 from livestyle.runtime.sessions import Engine, frame_size_limits
 from livestyle.runtime.style_state import StyleState
 
-STYLE_GRAPH = "stnet_style.onnx"
-CONTENT_GRAPH = "stnet_content.onnx"
-CONTENT_GRAPH_FP16 = "stnet_content_fp16.onnx"  # float16 inside, same uint8 interface (CUDA)
 
 
 def to_nchw(image: np.ndarray) -> np.ndarray:
@@ -47,20 +44,25 @@ class STNetRunner:
 
     CONTENT_INPUTS = ["frame", "s_mean", "s_matrix", "strength"]
 
-    def __init__(self, engine: Engine, folder: Path, style_size: int | None = None):
-        info = model_info(folder, "stnet")
-        self.model_name = str(info.get("variant", "stnet"))
+    def __init__(self, engine: Engine, folder: Path, style_size: int | None = None, model: str = "stnet"):
+        """`model`: any STNet the manifest lists (its entry names its graphs, stride and channels)."""
+        info = model_info(folder, model)
+        missing = [k for k in ("style_graph", "content_graph", "stride", "channels") if k not in info]
+        if missing:
+            raise UserError(f"{folder}: the manifest's {model!r} entry lacks {', '.join(missing)}; "
+                            f"re-export it with this livestyle version")
+        self.model_name = f"{model} ({info.get('variant', '?')})"
         self.stride = int(info["stride"])
         self.channels = int(info["channels"])
         self.limits = frame_size_limits(engine.cfg)
         style_profile = None if style_size is None else {"style": (1, 3, style_size, style_size)}
-        self.style_session = engine.session(checked_graph(folder, STYLE_GRAPH), dynamic_inputs=style_profile)
-        content = CONTENT_GRAPH
+        self.style_session = engine.session(checked_graph(folder, info["style_graph"]), dynamic_inputs=style_profile)
+        content = info["content_graph"]
         if engine.cfg.cuda.fp16 and engine.available()[0] == "cuda":
-            if CONTENT_GRAPH_FP16 not in info.get("graphs", []):
-                raise UserError(f"{folder}: runtime.cuda.fp16 is set but this export has no {CONTENT_GRAPH_FP16} "
-                                f"(export it with `livestyle export stnet --fp16`, or unset the option)")
-            content = CONTENT_GRAPH_FP16
+            if not info.get("content_graph_fp16"):
+                raise UserError(f"{folder}: runtime.cuda.fp16 is set but the {model!r} export has no fp16 "
+                                f"content graph (export it with `livestyle export stnet --fp16`, or unset the option)")
+            content = info["content_graph_fp16"]
         self.content_session = engine.session(  # TensorRT: one engine for the configured size range
             checked_graph(folder, content),
             dynamic_inputs={"frame": (-1, "H", "W", 3), "s_mean": (-1, self.channels), "s_matrix": (-1, 32, 32)})
