@@ -142,17 +142,31 @@ class StyleBranch(nn.Module):
         return self.net.style_state(style)
 
 
-def pixel_scaled(net: STNet) -> STNet:
+def pixel_scaled(net: STNet, rounding: bool) -> STNet:
     """A copy of `net` that takes and returns pixel values 0..255 instead of 0..1: 1/255 folded
-    into the encoder's first (1x1 preprocessing) conv, 255 into the decoder's last conv. Same
-    outputs up to float rounding, two full-resolution passes fewer per frame."""
+    into the encoder's first (1x1 preprocessing) conv, 255 into the decoder's last conv, and with
+    `rounding` also +0.5 into its bias, so that casting to uint8 (which truncates) rounds. Same
+    outputs up to float rounding, three full-resolution passes fewer per frame."""
     scaled = copy.deepcopy(net)
     with torch.no_grad():
         scaled.encoder.preprocess.weight.mul_(1.0 / 255.0)
         last = scaled.decoder.convs[-1]
         last.weight.mul_(255.0)
-        last.bias.mul_(255.0)
+        last.bias.mul_(255.0).add_(0.5 if rounding else 0.0)
     return scaled
+
+
+# Scripted, so that the exported graph keeps the branch as an ONNX If node: at full strength (the
+# common case) the blend's three whole-frame passes are skipped.
+
+@torch.jit.script
+def blend(x: torch.Tensor, styled: torch.Tensor, strength: torch.Tensor, offset: float) -> torch.Tensor:
+    """(1 - s) x + s styled, s clamped to [0, 1]; `offset` is the rounding offset already in
+    `styled`, given to x too."""
+    s = strength.clamp(0.0, 1.0)
+    if bool(s.min() >= 1.0):
+        return styled
+    return (x + offset) + s.reshape(-1, 1, 1, 1) * (styled - (x + offset))
 
 
 class ContentBranch(nn.Module):
@@ -160,30 +174,33 @@ class ContentBranch(nn.Module):
     strength (1,) -> out uint8 (N,H,W,3).
 
     Everything between the decoded frame and the encoded frame happens inside the graph: layout
-    (NHWC <-> NCHW, done on uint8), scaling (folded into the first and last convs), reflection
-    padding up to the encoder's stride, cropping back, the strength blend, clamping and rounding.
-    So frames cross between host and device as 3 bytes a pixel each way, and the host does no
-    per-pixel work. `strength` blends in pixel space, clamped to [0,1]: 0 = the raw frame, 1 = full
-    style (one definition for every control source). `dtype` float16 makes an fp16 graph with the
-    same uint8 interface.
+    (NHWC <-> NCHW, done on uint8), scaling and rounding (folded into the first and last convs),
+    reflection padding up to the encoder's stride and cropping back, the strength blend (skipped at
+    full strength) and clamping. So frames cross
+    between host and device as 3 bytes a pixel each way, and the host does no per-pixel work.
+    `strength` blends in pixel space, clamped to [0,1]: 0 = the raw frame, 1 = full style (one
+    definition for every control source). `dtype` float16 makes an fp16 graph with the same uint8
+    interface. `quantize=False` returns the float 0..255 image before the cast (parity checks).
     """
 
     def __init__(self, net: STNet, dtype: torch.dtype = torch.float32, quantize: bool = True):
         super().__init__()
-        self.net = pixel_scaled(net)
+        self.offset = 0.5 if quantize else 0.0
+        self.net = pixel_scaled(net, rounding=quantize)
         self.stride = STRIDE[net.layer]
         self.dtype = dtype
-        self.quantize = quantize  # False: float 0..255 before rounding (export parity checks)
+        self.quantize = quantize
 
     def forward(self, frame: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor,
                 strength: torch.Tensor) -> torch.Tensor:
         x = frame.permute(0, 3, 1, 2).to(self.dtype)  # 0..255
         h, w = x.shape[2], x.shape[3]
         padded = F.pad(x, (0, (-w) % self.stride, 0, (-h) % self.stride), mode="reflect")
-        styled = self.net.stylize(padded, s_mean.to(self.dtype), s_matrix.to(self.dtype))[:, :, :h, :w]
-        styled = styled.clamp(0.0, 255.0)  # blend the image a viewer would see at full strength
-        s = strength.to(self.dtype).clamp(0.0, 1.0).reshape(-1, 1, 1, 1)
-        out = x + s * (styled - x)
+        styled = self.net.stylize(padded, s_mean.to(self.dtype), s_matrix.to(self.dtype))
+        # clamp first, so a partial strength blends the image a viewer would see at full strength;
+        # the upper bound keeps 255 + offset below 256 for the truncating cast
+        styled = styled[:, :, :h, :w].clamp(0.0, 255.0 + self.offset * 0.998)
+        out = blend(x, styled, strength.to(self.dtype), self.offset)
         if not self.quantize:
             return out.float().permute(0, 2, 3, 1)
-        return out.round().to(torch.uint8).permute(0, 2, 3, 1)
+        return out.to(torch.uint8).permute(0, 2, 3, 1)
