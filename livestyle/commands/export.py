@@ -276,7 +276,7 @@ def export_mvnet(checkpoint: Path, out_dir: Path, training_command: str | None =
     if not checkpoint.is_file():
         raise UserError(f"{checkpoint}: checkpoint not found (train with `livestyle train mvnet`)")
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    net = MVNet()
+    net = MVNet(upsample=(state.get("config") or {}).get("generator_upsample", "deconv"))
     net.load_state_dict(state["net"])
     net = fold_spectral_norm(net.eval())
     out_dir.mkdir(parents=True, exist_ok=True)

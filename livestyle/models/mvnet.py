@@ -68,16 +68,33 @@ class SelfAttention(nn.Module):
         return F.relu(self.gamma * out + x)
 
 
+def upsample2x(c_in: int, c_out: int, mode: str) -> nn.Module:
+    """x2 upsampling with `mode` "deconv" (the paper's 4x4 stride-2 transposed conv) or "resize"
+    (nearest x2 then a 3x3 conv). A stride-2 transposed conv lets neighbouring output pixels take
+    different kernel taps, which a GAN readily turns into a 2-pixel checkerboard (the starter
+    MVNet's images show one); resize-then-convolve gives every pixel the same taps (Odena et al.,
+    "Deconvolution and Checkerboard Artifacts", Distill 2016)."""
+    if mode == "deconv":
+        return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1)
+    if mode == "resize":
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, padding=1))
+    raise ValueError(f"upsample mode must be 'deconv' or 'resize', got {mode!r}")
+
+
+def _spectral(module: nn.Module) -> nn.Module:
+    if isinstance(module, nn.Sequential):  # resize: normalise the conv after the upsampling
+        return nn.Sequential(module[0], spectral_norm(module[1]))
+    return spectral_norm(module)
+
+
 class Generator(nn.Module):
-    def __init__(self, z_dim: int = Z_DIM):
+    def __init__(self, z_dim: int = Z_DIM, upsample: str = "deconv"):
         super().__init__()
-        self.l1 = nn.Sequential(spectral_norm(nn.ConvTranspose2d(z_dim + 1, 256, 4, 2, 1)),
-                                nn.InstanceNorm2d(256), nn.ReLU())
-        self.l2 = nn.Sequential(spectral_norm(nn.ConvTranspose2d(256, 128, 4, 2, 1)),
-                                nn.InstanceNorm2d(128), nn.ReLU())
+        self.l1 = nn.Sequential(_spectral(upsample2x(z_dim + 1, 256, upsample)), nn.InstanceNorm2d(256), nn.ReLU())
+        self.l2 = nn.Sequential(_spectral(upsample2x(256, 128, upsample)), nn.InstanceNorm2d(128), nn.ReLU())
         self.attn1 = SelfAttention(128)
         self.attn2 = SelfAttention(128)
-        self.last = nn.Sequential(nn.ConvTranspose2d(128, 3, 4, 2, 1), nn.Tanh())
+        self.last = nn.Sequential(upsample2x(128, 3, upsample), nn.Tanh())
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         return self.last(self.attn2(self.attn1(self.l2(self.l1(latent)))))
@@ -120,10 +137,10 @@ class EraClassifier(nn.Module):
 class MVNet(nn.Module):
     """E + G: the inference model. `forward(mel, z)` -> style image in [-1,1]."""
 
-    def __init__(self, z_dim: int = Z_DIM):
+    def __init__(self, z_dim: int = Z_DIM, upsample: str = "deconv"):
         super().__init__()
         self.encoder = MusicEncoder()
-        self.generator = Generator(z_dim)
+        self.generator = Generator(z_dim, upsample)
         self.z_dim = z_dim
 
     def forward(self, mel: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

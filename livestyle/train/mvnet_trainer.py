@@ -89,6 +89,13 @@ class MVNetTrainConfig:
     threads: int = 0
     checkpoint_every: int = 50        # steps
     sample_every_epochs: int = 5
+    generator_upsample: str = "deconv"  # "resize": nearest x2 + conv, no checkerboard (models/mvnet.py)
+    # Collapse guard: generated images (z fixed, the music varying) must vary like the paintings.
+    # diversity = mean pairwise Gram distance of generated images / the paintings' own; realism =
+    # mean distance of a generated image to its nearest painting / the paintings' mean distance
+    # to their nearest other painting. Below collapse_diversity the log warns. The shipped
+    # weights are the epoch with the best min(diversity, 1) / max(realism, 1), not the last.
+    collapse_diversity: float = 0.2
 
     @property
     def bins(self) -> EraBins:
@@ -272,7 +279,7 @@ class MVNetTrainer:
         torch.manual_seed(cfg.seed)
         self.rng = random.Random(cfg.seed)
         self.data = MusicArtDataset(cfg, self.out, progress)
-        self.net = MVNet()
+        self.net = MVNet(upsample=cfg.generator_upsample)
         self.disc = Discriminator()
         self.classifier = EraClassifier(cfg.era_count)
         self.vgg = VGGEncoder("r31", load_vgg19_weights()).eval()
@@ -283,6 +290,7 @@ class MVNetTrainer:
         self.triplet = torch.nn.TripletMarginLoss(margin=cfg.triplet_margin)
         self.step = 0
         self.epoch = 0
+        self.best_score = float("-inf")   # selection_score of mvnet_best.pt
         self.log_file = self.out / "log.jsonl"
 
     # -- checkpoints
@@ -308,6 +316,9 @@ class MVNetTrainer:
         self.step, self.epoch = state["step"], state["epoch"]
         self.rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
+        best = self.out / "mvnet_best.pt"
+        if best.exists():
+            self.best_score = torch.load(best, map_location="cpu", weights_only=False)["record"]["selection_score"]
         log.info("resuming MVNet training at epoch %d, step %d", self.epoch, self.step)
 
     def _log(self, record: dict) -> None:
@@ -386,12 +397,42 @@ class MVNetTrainer:
         off_diag = ~torch.eye(len(eras), dtype=torch.bool)
         within = dist[same & off_diag].mean().item()
         between = dist[~same].mean().item()
-        return {"era_accuracy_generated": (predicted == eras).float().mean().item(),
+        confidence = torch.softmax(self.classifier(images), 1).max(1).values.mean().item()
+        self.classifier.train()
+        return {**self.variety(grams), "classifier_confidence_generated": confidence,
+                "era_accuracy_generated": (predicted == eras).float().mean().item(),
                 "chance_uniform": 1.0 / len(self.data.eras),
                 "chance_majority": (counts.max() / counts.sum()).item(),
                 "gram_distance_within_era": within, "gram_distance_between_eras": between,
                 "between_over_within": between / within if within else float("nan"),
                 "clips": len(eras), "eras": [self.cfg.bins.name(e) for e in self.data.eras]}
+
+    @torch.no_grad()
+    def painting_grams(self) -> torch.Tensor:
+        """conv2_1 Gram matrices of centre crops of the paintings (computed once)."""
+        if getattr(self, "_painting_grams", None) is None:
+            crop = self.cfg.crop
+            crops = []
+            for image in self.data.paintings:
+                h, w = image.shape[:2]
+                y, x = (h - crop) // 2, (w - crop) // 2
+                crops.append(torch.from_numpy(np.ascontiguousarray(image[y:y + crop, x:x + crop])).permute(2, 0, 1))
+            batch = torch.stack(crops).float() / 255.0
+            self._painting_grams = gram(self.vgg(batch, ("conv2_1",))["conv2_1"]).flatten(1)
+        return self._painting_grams
+
+    def variety(self, grams: torch.Tensor) -> dict[str, float]:
+        """Diversity and realism of generated images (Gram rows) against the paintings'."""
+        real = self.painting_grams()
+        off = ~torch.eye(len(real), dtype=torch.bool)
+        real_pair = torch.cdist(real, real)
+        gen_pair = torch.cdist(grams, grams)
+        gen_off = ~torch.eye(len(grams), dtype=torch.bool)
+        diversity = (gen_pair[gen_off].mean() / real_pair[off].mean()).item()
+        real_nn = real_pair.masked_fill(~off, float("inf")).min(1).values.mean()
+        realism = (torch.cdist(grams, real).min(1).values.mean() / real_nn).item()
+        return {"diversity": diversity, "realism_nn_ratio": realism,
+                "selection_score": min(diversity, 1.0) / max(realism, 1.0)}
 
     def sample_grid(self, path: Path, per_era: int = 6) -> None:
         images = self.generate_all()
@@ -427,6 +468,14 @@ class MVNetTrainer:
             record.update(self.evaluate())
             record.pop("eras")
             self._log(record)
+            if record["diversity"] < cfg.collapse_diversity:
+                log.warning("epoch %d: generated images are collapsing: their variety is %.2f of the "
+                            "paintings' (below %.2f); see samples_epoch*.png", self.epoch,
+                            record["diversity"], cfg.collapse_diversity)
+            if record["selection_score"] > self.best_score:
+                self.best_score = record["selection_score"]
+                torch.save({"net": self.net.state_dict(), "epoch": self.epoch, "record": record},
+                           self.out / "mvnet_best.pt")
             log.info("epoch %d: %s", self.epoch, {k: round(v, 4) if isinstance(v, float) else v
                                                    for k, v in record.items()})
             if self.epoch % cfg.sample_every_epochs == 0 or self.epoch == cfg.epochs:
@@ -435,9 +484,16 @@ class MVNetTrainer:
         return self.save_final()
 
     def save_final(self) -> Path:
+        """The epoch chosen by diversity and realism (see MVNetTrainConfig), not merely the last."""
         records = [json.loads(line) for line in self.log_file.read_text().splitlines()]
+        best_path = self.out / "mvnet_best.pt"
+        chosen = None
+        if best_path.exists():
+            chosen = torch.load(best_path, map_location="cpu", weights_only=False)
+            self.net.load_state_dict(chosen["net"])
         path = self.out / "mvnet.pt"
         torch.save({"net": self.net.state_dict(), "config": to_dict(self.cfg), "command": self.command,
+                    "chosen_epoch": chosen["epoch"] if chosen else self.epoch,
                     "data": {"audio_csv": self.cfg.audio_csv, "images_csv": self.cfg.images_csv,
                              "pieces": len(self.data.pieces), "clips": len(self.data.clip_eras),
                              "paintings": len(self.data.paintings)},
