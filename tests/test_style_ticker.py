@@ -89,3 +89,50 @@ def test_ticker_smooths_with_the_time_since_the_last_tick(runners):
     b = ticker.tick(loud, 0, seconds=0.5)  # one time constant: 63 % of the way
     expected = a.matrix + (1 - np.exp(-1.0)) * (raw_b.matrix - a.matrix)
     assert np.allclose(b.matrix, expected, atol=1e-5)
+
+
+def test_bank_follows_the_generated_image_and_rejects_bad_folders(runners, tmp_path):
+    from livestyle.errors import UserError
+    from livestyle.io.images import read_image, resize_to
+    from livestyle.runtime.style_bank import StyleBank
+
+    from conftest import PAINTINGS
+
+    mvnet, stnet = runners
+    folder = tmp_path / "looks"
+    folder.mkdir()
+    for name in ("1889_van_gogh_the_starry_night.jpg", "1893_munch_the_scream.jpg", "1913_picabia_udnie.jpg"):
+        (folder / name).write_bytes((PAINTINGS / name).read_bytes())
+    bank = StyleBank.from_folder(folder, stnet, style_size=64)
+    assert bank.names == sorted(bank.names) and len(bank.states) == 3
+    # a "generated" image that is the Munch itself chooses the Munch
+    munch = resize_to(read_image(folder / "1893_munch_the_scream.jpg"), 64, 64).astype(np.float32) / 127.5 - 1
+    weights = bank.weights(munch.transpose(2, 0, 1)[None])
+    assert weights.argmax() == bank.names.index("1893_munch_the_scream.jpg") and weights.sum() == pytest.approx(1)
+    blended = bank.state(munch.transpose(2, 0, 1)[None])
+    assert np.allclose(blended.matrix, sum(w * s.matrix for w, s in zip(weights, bank.states)), atol=1e-5)
+    # the ticker with a bank yields blends of the bank's states
+    ticker = StyleTicker(mvnet, stnet, TickSettings(style_size=64, smoothing=0.0), bank=bank)
+    state = ticker.tick(np.zeros(ticker.mel_config.clip_samples, np.float32), 0)
+    lo = np.min([s.matrix for s in bank.states], axis=0) - 1e-5
+    hi = np.max([s.matrix for s in bank.states], axis=0) + 1e-5
+    assert ((state.matrix >= lo) & (state.matrix <= hi)).all()
+    for bad, message in ((tmp_path / "missing", "needs a folder"), (tmp_path / "empty", "no images")):
+        if message == "no images":
+            bad.mkdir()
+        with pytest.raises(UserError, match=message):
+            StyleBank.from_folder(bad, stnet, 64)
+    (folder / "broken.png").write_bytes(b"not an image")
+    with pytest.raises(UserError, match="broken.png"):
+        StyleBank.from_folder(folder, stnet, 64)
+
+
+def test_dynamics_of_the_tick_before_the_anchor(runners):
+    mvnet, stnet = runners
+    ticker = StyleTicker(mvnet, stnet, TickSettings(style_size=64, tick_seconds=0.05))
+    sr = ticker.mel_config.sample_rate
+    audio = np.zeros(sr * 2, np.float32)
+    audio[sr:] = 0.5 * np.sin(2 * np.pi * 440 * np.arange(sr) / sr)  # silence, then a loud tone
+    assert ticker.measure_dynamics(audio, sr // 2).level_dbfs == -120.0
+    assert ticker.measure_dynamics(audio, sr + sr // 2).level_dbfs == pytest.approx(-9.03, abs=0.05)
+    assert ticker.last_dynamics.level_dbfs == pytest.approx(-9.03, abs=0.05)

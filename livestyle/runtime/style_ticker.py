@@ -7,7 +7,9 @@ Where the 8.91 s window sits is the caller's choice: centred on the frame time (
 the whole recording) or trailing the newest sample (live). Ticks may come at any rate: the
 smoothing takes the time since the previous tick, and a StyleTrack interpolates states between
 ticks. What a performer or a controller changes (seed, freeze; later strength, bypass, bank
-choice from keys, OSC or MIDI) lives in livestyle.controls, read at every tick; a bank of the user's own style states can be blended with StyleState.blend.
+choice from keys, OSC or MIDI) lives in livestyle.controls, read at every tick. With a StyleBank
+(the user's own images) the generated image chooses and blends among the bank's states instead of
+being the style itself. `measure_dynamics` gives the level and onsets the mel front end loses.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from livestyle.audio.dynamics import Dynamics, dynamics
 from livestyle.audio.features import IncrementalMel, MelConfig, clip_start_for
 from livestyle.controls import Controls
 from livestyle.runtime.mvnet_runner import MVNetRunner, seeded_z
 from livestyle.runtime.stnet_runner import STNetRunner
+from livestyle.runtime.style_bank import StyleBank
 from livestyle.runtime.style_state import StyleSmoother, StyleState
 
 
@@ -49,8 +53,8 @@ def trailing_start(end: int, clip_samples: int, hop: int) -> int:
 
 class StyleTicker:
     def __init__(self, mvnet: MVNetRunner, stnet: STNetRunner, settings: TickSettings | None = None,
-                 controls: Controls | None = None):
-        self.mvnet, self.stnet = mvnet, stnet
+                 controls: Controls | None = None, bank: StyleBank | None = None):
+        self.mvnet, self.stnet, self.bank = mvnet, stnet, bank
         self.settings = settings or TickSettings()
         self.controls = controls or Controls()
         self.mel_config: MelConfig = mvnet.mel_config
@@ -59,6 +63,7 @@ class StyleTicker:
         self._seed: int | None = None
         self._z: np.ndarray | None = None
         self.state: StyleState | None = None
+        self.last_dynamics: Dynamics | None = None   # level and onsets of the last tick's audio
 
     # -- where the window sits
     def centred_start(self, seconds: float) -> int:
@@ -86,7 +91,24 @@ class StyleTicker:
         return self.mvnet.style_tensor(mel[None], self.z)
 
     def style_state(self, image: np.ndarray) -> StyleState:
+        """MVNet's image as the style, or, with a bank of the user's images, the blend of their
+        states that the image chooses."""
+        if self.bank is not None:
+            return self.bank.state(image)
         return self.stnet.style_state_tensor(style_input(image, self.settings.style_size))
+
+    def measure_dynamics(self, audio, anchor: int) -> Dynamics:
+        """Level and onsets of the tick's worth of audio before sample `anchor` (the window's
+        centre in render, its end in live)."""
+        n = max(1, round(self.settings.tick_seconds * self.mel_config.sample_rate))
+        read = audio.read if hasattr(audio, "read") else None
+        if read is not None:
+            samples = read(anchor - n, n)
+        else:
+            lo = max(0, anchor - n)
+            samples = np.asarray(audio[lo:max(lo, anchor)])
+        self.last_dynamics = dynamics(samples)
+        return self.last_dynamics
 
     # -- the whole tick
     def tick(self, audio, start: int, seconds: float | None = None) -> StyleState:
