@@ -7,9 +7,12 @@ everywhere."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from livestyle.errors import UserError
@@ -37,6 +40,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed, an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is an integer >= 0, got {text!r}")
+    return value
+
+
 def _providers(text: str) -> tuple[str, ...]:
     return tuple(p.strip().lower() for p in text.split(",") if p.strip())
 
@@ -61,8 +74,23 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 
 # ------------------------------------------------------------------------------------------ parser
+
+class _Parser(argparse.ArgumentParser):
+    """A bad option is a user error like any other: one line, `livestyle: error: ...`, status 2
+    (argparse's default prints the whole usage first). Subparsers inherit the class."""
+
+    def error(self, message: str):
+        self.exit(2, f"livestyle: error: {message} (see `{self.prog} --help`)\n")
+
 
 def _shared_parsers() -> dict[str, argparse.ArgumentParser]:
     """Parent parsers for the options several commands share."""
@@ -88,7 +116,7 @@ def _add_size(p: argparse.ArgumentParser, default: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="livestyle",
         description="Music restyles video: MVNet turns a window of audio into a style image, the "
                     "Linear style-transfer network (ONNX Runtime) paints every frame with it.",
@@ -119,13 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="video file with an audio track (or use --audio)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4, .mkv, .mov, .webm)")
     p.add_argument("--fps", type=_fps, default=None, help="output frame rate, or 'source' (default 20)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the fixed noise z (default 0)")
+    p.add_argument("--seed", type=_seed, default=None, help="seed of the fixed noise z (default 0)")
     _add_size(p, "the input's size")
     p.add_argument("--smoothing", type=_seconds, default=None,
                    help="time constant in seconds of the style's moving average (0: off; default 0.5)")
     p.add_argument("--audio", type=Path, default=None, help="drive the style from, and mux, this audio file")
     p.add_argument("--start", type=_seconds, default=0.0, help="start at this time of the input (seconds)")
-    p.add_argument("--duration", type=_seconds, default=None, help="render only this many seconds")
+    p.add_argument("--duration", type=_positive_seconds, default=None, help="render only this many seconds")
     p.add_argument("--codec", default=None, help="video encoder (default libx264; libvpx-vp9 for .webm)")
     p.add_argument("--crf", type=int, default=None, help="encoder quality, lower is better (default 20)")
     p.set_defaults(command_module="render")
@@ -159,8 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     win.add_argument("--no-window", action="store_true", help="no window (default when -o or --stream is given)")
     p.add_argument("--fullscreen", action="store_true", help="start the window fullscreen (projector)")
     _add_size(p, "the camera's; smaller is faster")
-    p.add_argument("--duration", type=_seconds, default=None, help="stop after this many seconds")
-    p.add_argument("--seed", type=int, default=None, help="seed of the fixed noise z (default 0)")
+    p.add_argument("--duration", type=_positive_seconds, default=None, help="stop after this many seconds")
+    p.add_argument("--seed", type=_seed, default=None, help="seed of the fixed noise z (default 0)")
     p.add_argument("--smoothing", type=_seconds, default=None, help="style smoothing time constant, s (default 0.5)")
     p.add_argument("--json", type=Path, default=None, help="write the end-of-set figures (fps, latency) here")
     p.set_defaults(command_module="live")
@@ -205,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "sheet, with the exported MVNet. Needs no torch.")
     p.add_argument("audio", type=Path, help="audio or video file")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if missing)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fixed noise z (default 0)")
-    p.add_argument("--hop", type=float, default=1.0, help="seconds between windows (default 1.0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the fixed noise z (default 0)")
+    p.add_argument("--hop", type=float, default=1.0, help="seconds between windows (default 1.0, at least 0.01)")
     p.set_defaults(command_module="visualize")
 
     p = sub.add_parser("export", help="torch checkpoints -> ONNX in exported/, with a parity check",
@@ -253,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        importlib.import_module(f"livestyle.commands.{args.command_module}").run(args)
+        with _signals_interrupt():
+            importlib.import_module(f"livestyle.commands.{args.command_module}").run(args)
     except UserError as exc:
         print(f"livestyle: error: {exc}", file=sys.stderr)
         return 2
@@ -261,6 +290,27 @@ def main(argv: list[str] | None = None) -> int:
         print("livestyle: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """SIGTERM and SIGHUP (kill, a closed terminal or ssh session) end a command as Ctrl-C does:
+    render leaves nothing, live keeps its recording. Handlers are installed for the command only
+    and restored after; Python can set them only from the main thread."""
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {n: signal.signal(getattr(signal, n), _raise_interrupt) for n in names}
+    try:
+        yield
+    finally:
+        for n, handler in previous.items():
+            signal.signal(getattr(signal, n), signal.SIG_DFL if handler is None else handler)
 
 
 if __name__ == "__main__":

@@ -38,10 +38,11 @@ from livestyle.audio.features import IncrementalMel, MelConfig, clip_start_for
 from livestyle.config import load_config
 from livestyle.errors import UserError
 from livestyle.commands.render import RenderConfig, RenderJob, render
-from livestyle.runtime.sessions import DISPLAY, Engine, ProviderUnavailable, RuntimeConfig, validate_providers
+from livestyle.io.paths import check_output, write_text
+from livestyle.runtime.sessions import DISPLAY, Engine, ProviderUnavailable, RuntimeConfig, frame_size_limits, validate_providers
 from livestyle.runtime.manifest import model_info, models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
-from livestyle.runtime.stnet_runner import STNetRunner
+from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 
 DEFAULT_SIZES = ((256, 256), (640, 360), (1280, 720))
@@ -250,7 +251,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 def write_json(report: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    write_text(path, json.dumps(report, indent=2) + "\n")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -263,6 +264,11 @@ def run(args: argparse.Namespace) -> None:
                       clip_seconds=args.clip_seconds, models=args.models)
     if args.clip is not None and not args.clip.is_file():
         raise UserError(f"{args.clip}: no such file")
+    if args.json is not None:
+        check_output(args.json, (args.clip,), option="--json file")
+    limits = frame_size_limits(runtime)
+    for w, h in cfg.sizes:  # before any session is built
+        check_frame_size(w, h, limits, "--sizes: frame")
     report = run_bench(cfg, runtime, log=(lambda _: None) if args.quiet else
                        (lambda m: print(m, file=sys.stderr, flush=True)))
     print(format_table(report), flush=True)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from livestyle.errors import UserError
+from livestyle.io.paths import temporary_beside
 from livestyle.models.stnet import CHANNELS, STRIDE, ContentBranch, STNet, StyleBranch
 from livestyle.models.vgg import build_encoder
 from livestyle.runtime.manifest import MANIFEST, MANIFEST_FORMAT, sha256
@@ -57,19 +58,23 @@ def export_graph(module: torch.nn.Module, args: tuple[torch.Tensor, ...], path: 
     the transform reliably; reflection pads export as Pad(mode=reflect)."""
     import onnx
 
-    tmp = path.with_suffix(".partial.onnx")
-    with warnings.catch_warnings():
-        # the exporter notes it cannot fold the reversed Slice of reflection padding; harmless
-        warnings.filterwarnings("ignore", message=".*Constant folding.*", category=UserWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        # InstanceNorm without running stats uses instance statistics in eval too: what we want
-        warnings.filterwarnings("ignore", message=".*instance_norm.*", category=UserWarning)
-        torch.onnx.export(module, args, str(tmp), input_names=input_names, output_names=output_names,
-                          dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True,
-                          dynamo=False)
-    model = onnx.load(str(tmp))
-    onnx.checker.check_model(model)
-    tmp.replace(path)
+    tmp = temporary_beside(path)  # unique: two exports to one folder never share it
+    try:
+        with warnings.catch_warnings():
+            # the exporter notes it cannot fold the reversed Slice of reflection padding; harmless
+            warnings.filterwarnings("ignore", message=".*Constant folding.*", category=UserWarning)
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            # InstanceNorm without running stats uses instance statistics in eval too: what we want
+            warnings.filterwarnings("ignore", message=".*instance_norm.*", category=UserWarning)
+            torch.onnx.export(module, args, str(tmp), input_names=input_names, output_names=output_names,
+                              dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True,
+                              dynamo=False)
+        model = onnx.load(str(tmp))
+        onnx.checker.check_model(model)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def parity(module: torch.nn.Module, path: Path, make_inputs, sizes, as_int: bool = False) -> float:

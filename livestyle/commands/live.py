@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,12 +35,15 @@ from livestyle.io.camera import CameraSource, Captured, ClipSource
 from livestyle.io.images import output_size, resize_to
 from livestyle.io.mic import ClipAudioSource, MicSource
 from livestyle.io.outputs import FileOutput, StreamOutput, WindowOutput
+from livestyle.io.paths import check_output, write_text
 from livestyle.pipeline import END, Pipeline
 from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
 from livestyle.runtime.manifest import model_info, models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -130,11 +134,8 @@ def live(job: LiveJob) -> LiveStats:
         raise UserError("no output: use the window (default), -o FILE and/or --stream URL")
     if job.duration is not None and job.duration <= 0:
         raise UserError(f"--duration must be positive, got {job.duration}")
-    if job.record is not None and any(src is not None and Path(src).resolve() == job.record.resolve()
-                                      for src in (job.clip, job.audio)):
-        raise UserError(f"{job.record}: the recording would overwrite an input")
-    if job.record is not None and not job.record.parent.is_dir():
-        raise UserError(f"{job.record}: directory {job.record.parent} does not exist")
+    if job.record is not None:
+        check_output(job.record, (job.clip, job.audio), option="recording")
     folder = models_dir(job.models)
     mel_cfg = MelConfig(**model_info(folder, "mvnet")["mel"])
     pipeline = Pipeline()
@@ -153,7 +154,8 @@ def live(job: LiveJob) -> LiveStats:
         audio = open_audio_source(job, mel_cfg.sample_rate, video)
         width, height = output_size(video.width, video.height, job.size, job.height)
         video.output_size = (width, height)  # resized in the source's own thread, beside the stylizer
-        check_frame_size(width, height, frame_size_limits(job.runtime), "output")
+        check_frame_size(width, height, frame_size_limits(job.runtime),
+                         f"{job.clip}: output" if job.clip is not None else f"camera {job.camera}: output")
         engine = Engine(job.runtime, job.providers)
         stnet = STNetRunner(engine, folder, style_size=cfg.style_size)
         ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
@@ -221,9 +223,12 @@ def live(job: LiveJob) -> LiveStats:
                 return
             image, captured = item
             now = time.monotonic()
-            for out in outputs:
-                if not out.show(image, now):
-                    return
+            for out in list(outputs):
+                try:
+                    if not out.show(image, now):
+                        return
+                except Exception as exc:  # noqa: BLE001 - one failing output must not end the others
+                    drop_output(out, exc)
             stats.shown += 1
             stats.latencies_ms.append((time.monotonic() - captured) * 1000.0)
             if len(stats.latencies_ms) > 10_000:  # a long set: keep the recent ones
@@ -232,6 +237,20 @@ def live(job: LiveJob) -> LiveStats:
                 update(now)
                 print(f"\rlive: {stats.line()}   ", end="", file=sys.stderr, flush=True)
                 next_status = now + cfg.status_every
+
+    def drop_output(out: Any, exc: Exception) -> None:
+        """A failed output (a dropped network stream) is reported once and closed; the others go
+        on, and what they recorded is kept. When none is left the set ends with the error."""
+        outputs.remove(out)
+        name = getattr(out, "url", None) or getattr(out, "path", None) or "the window"
+        try:
+            out.close(complete=False)
+        except Exception:  # noqa: BLE001 - it has failed already
+            pass
+        if not outputs:
+            raise exc
+        log.warning("%s: output failed and was dropped (%s); %d other output(s) go on",
+                    name, str(exc).removeprefix(f"{name}: "), len(outputs))
 
     def update(now: float) -> None:
         stats.seconds = now - t0
@@ -275,6 +294,8 @@ def run(args: argparse.Namespace) -> None:
     if args.list_devices:
         print(list_devices())
         return
+    if args.json is not None:
+        check_output(args.json, (args.clip, args.audio, args.output), option="--json file")
     cfg, runtime = load_live_config(args.config)
     for name in ("seed", "smoothing"):
         if getattr(args, name) is not None:
@@ -287,7 +308,7 @@ def run(args: argparse.Namespace) -> None:
     stats = live(job)
     summary = stats.summary()
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+        write_text(args.json, json.dumps(summary, indent=2) + "\n")
     if not args.quiet:
         print(f"live: {stats.shown} frames shown in {stats.seconds:.1f} s; {stats.line()}")
         if args.output:

@@ -33,9 +33,10 @@ from livestyle.config import load_config
 from livestyle.controls import Controls
 from livestyle.errors import UserError
 from livestyle.io.decode import decode_audio, decode_video, require_audio
-from livestyle.io.encode import VideoWriter
+from livestyle.io.encode import VideoWriter, check_crf, video_codec
 from livestyle.io.images import output_size
 from livestyle.io.media import MediaInfo, probe
+from livestyle.io.paths import check_output
 from livestyle.pipeline import END, Channel, Pipeline
 from livestyle.runtime.manifest import models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
@@ -104,10 +105,8 @@ def validate(job: RenderJob) -> tuple[MediaInfo, Path, float]:
                         f"({info.duration:.2f} s)")
     if job.duration is not None and job.duration <= 0:
         raise UserError(f"--duration must be positive, got {job.duration}")
-    if job.output.resolve() == job.input.resolve():
-        raise UserError(f"{job.output}: output would overwrite the input")
-    if not job.output.parent.is_dir():
-        raise UserError(f"{job.output}: directory {job.output.parent} does not exist")
+    check_output(job.output, (job.input, job.audio))
+    check_crf(video_codec(job.output, job.codec), job.cfg.crf)  # container, encoder, quality: before any work
     fps = job.cfg.fps
     if not (fps == "source" or (isinstance(fps, int) and fps > 0)):
         raise UserError(f"fps must be a positive integer or 'source', got {fps!r}")
@@ -245,6 +244,9 @@ def render(job: RenderJob) -> RenderStats:
     cfg = job.cfg
     info, audio_source, audio_zero = validate(job)
     plan = RenderPlan.of(job, info)
+    if info.duration and plan.length * plan.fps < 0.5:  # not one whole frame: refuse an audio-only "video"
+        raise UserError(f"{job.input}: nothing to render: {max(plan.length, 0):.3f} s from --start {job.start:g} "
+                        f"is less than one frame at {float(plan.fps):g} fps")
     check_frame_size(plan.width, plan.height, frame_size_limits(job.runtime), f"{job.input}: output")
     engine = Engine(job.runtime, job.providers)
     folder = models_dir(job.models)
@@ -252,9 +254,7 @@ def render(job: RenderJob) -> RenderStats:
     ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
                          TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds), Controls(seed=cfg.seed))
     mel_cfg = ticker.mel_config
-    writer = VideoWriter(job.output, plan.width, plan.height, plan.fps, codec=job.codec, crf=cfg.crf,
-                         audio_source=audio_source, audio_zero=audio_zero, audio_start=job.start,
-                         end_time=plan.n_frames / plan.fps)
+    writer: VideoWriter | None = None  # created last, inside the try that deletes it on any failure
     pipeline = Pipeline()
     timeline = AudioTimeline(mel_cfg.sample_rate)
     frames_q, styles_q, out_q = (pipeline.channel(n) for n in (cfg.frame_queue, cfg.style_queue, cfg.frame_queue))
@@ -274,14 +274,19 @@ def render(job: RenderJob) -> RenderStats:
     pipeline.stage("writer", writer_stage)
     t0 = time.perf_counter()
     try:
+        writer = VideoWriter(job.output, plan.width, plan.height, plan.fps, codec=job.codec, crf=cfg.crf,
+                             audio_source=audio_source, audio_zero=audio_zero, audio_start=job.start,
+                             end_time=plan.n_frames / plan.fps)
         with bar:
             pipeline.run()
         stats.output = writer.commit()
     except av.error.FFmpegError as exc:
-        writer.abort()
+        if writer is not None:
+            writer.abort()
         raise UserError(f"{job.input}: {exc}") from None
     except BaseException:
-        writer.abort()
+        if writer is not None:
+            writer.abort()
         raise
     stats.seconds = time.perf_counter() - t0
     stats.ticks = plan.n_ticks

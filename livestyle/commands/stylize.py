@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 
 from livestyle.config import load_config
-from livestyle.errors import UserError
 from livestyle.io.images import fit_height, read_image, resize_shorter, resize_to, write_image
+from livestyle.io.paths import check_output
 from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
 from livestyle.runtime.manifest import models_dir
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
@@ -24,8 +24,7 @@ def stylize_file(content: Path, style: Path, output: Path, size: tuple[int, int]
     # read inputs and check the output before loading any model: fail fast on user mistakes
     content_image = read_image(content)
     style_image = read_image(style)
-    if not Path(output).parent.exists():
-        raise UserError(f"{output}: directory {Path(output).parent} does not exist")
+    check_output(output, (content, style))
     if size is not None:
         content_image = resize_to(content_image, *size)
     elif height is not None:

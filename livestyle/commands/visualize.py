@@ -17,11 +17,15 @@ from livestyle.audio.features import IncrementalMel, clip_start_for
 from livestyle.config import load_config
 from livestyle.errors import UserError
 from livestyle.io.images import write_image
+from livestyle.io.paths import check_output
 from livestyle.runtime.sessions import Engine, RuntimeConfig
 from livestyle.runtime.manifest import models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner, seeded_z
 
 log = logging.getLogger(__name__)
+
+MIN_HOP = 0.01        # seconds between windows: below this, neighbouring images are alike
+MAX_IMAGES = 10_000   # per run: more is a mistaken --hop, not a visualisation
 
 
 def contact_sheet(images: list[np.ndarray], labels: list[str], columns: int = 8, scale: int = 2) -> np.ndarray:
@@ -39,8 +43,9 @@ def contact_sheet(images: list[np.ndarray], labels: list[str], columns: int = 8,
 def visualize_file(audio_path: Path, out_dir: Path, seed: int = 0, hop: float = 1.0,
                    models: Path | None = None, providers: tuple[str, ...] | None = None,
                    config_path: Path | None = None, progress: bool = True) -> list[Path]:
-    if hop <= 0:
-        raise UserError(f"--hop must be positive, got {hop}")
+    if not hop >= MIN_HOP:  # also refuses NaN
+        raise UserError(f"--hop must be at least {MIN_HOP} s, got {hop:g}")
+    check_output(out_dir, (audio_path,), directory=True)
     cfg = load_config(RuntimeConfig, config_path, section="runtime")
     runner = MVNetRunner(Engine(cfg, providers), models_dir(models))
     mel_cfg = runner.mel_config
@@ -48,14 +53,17 @@ def visualize_file(audio_path: Path, out_dir: Path, seed: int = 0, hop: float = 
     if len(audio) == 0:
         raise UserError(f"{audio_path}: the audio stream holds no samples")
     duration = len(audio) / mel_cfg.sample_rate
+    times = np.arange(0.0, duration + 1e-9, hop)
+    if len(times) > MAX_IMAGES:
+        raise UserError(f"{audio_path}: --hop {hop:g} over {duration:.1f} s would make {len(times)} images, "
+                        f"more than {MAX_IMAGES}; use a larger --hop")
     out_dir.mkdir(parents=True, exist_ok=True)
     z = seeded_z(seed, 1, runner.z_dim)
     mel = IncrementalMel(mel_cfg)
-    times = np.arange(0.0, duration + 1e-9, hop)
     images, labels, written = [], [], []
-    for t in tqdm(times, desc=f"visualize {audio_path.name}", disable=not progress):
+    for i, t in enumerate(tqdm(times, desc=f"visualize {audio_path.name}", disable=not progress)):
         image = runner.style_image(mel.window(audio, clip_start_for(t, mel_cfg)), z)
-        path = out_dir / f"style_{t:08.2f}s.png"
+        path = out_dir / f"style_{i:05d}_{t:.3f}s.png"  # the index keeps names unique and in order
         write_image(path, image)
         images.append(image)
         labels.append(f"{t:.1f}s")

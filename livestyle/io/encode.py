@@ -16,6 +16,7 @@ import numpy as np
 
 from livestyle.errors import UserError
 from livestyle.io.mux import AudioMux
+from livestyle.io.paths import temporary_beside
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,24 @@ def rgb_frame(rgb: np.ndarray, width: int, height: int) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(rgb, format="rgb24")
 
 
+CRF_RANGE = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libvpx": (4, 63)}
+
+
+def video_codec(target: Path, codec: str | None = None) -> str:
+    """The encoder an output gets: `codec`, else the container's default (VP9 for WebM, else H.264),
+    checked to exist and to be a video encoder."""
+    codec = codec or DEFAULT_VIDEO_CODEC.get(container_format(target), "libx264")
+    check_encoder(codec)
+    return codec
+
+
+def check_crf(codec: str, crf: int) -> None:
+    """--crf within the encoder's range (encoders without a CRF ignore it)."""
+    lo, hi = CRF_RANGE.get(codec, (crf, crf))
+    if not lo <= crf <= hi:
+        raise UserError(f"--crf {crf} is outside {codec}'s range {lo}-{hi} (lower is better quality)")
+
+
 class VideoWriter:
     """Encode RGB frames at a fixed rate and mux an audio track in.
 
@@ -70,15 +89,26 @@ class VideoWriter:
                  audio_start: float = 0.0, end_time: float | None = None):
         self.target = target
         self.fmt = container_format(target)
-        self.tmp_path = target.with_name(f".{target.stem}.partial{target.suffix}")
-        codec = codec or DEFAULT_VIDEO_CODEC.get(self.fmt, "libx264")
-        check_encoder(codec)
-        try:
-            self.output = av.open(str(self.tmp_path), mode="w", format=self.fmt)
-        except (av.error.FFmpegError, OSError) as exc:
-            raise UserError(f"{target}: cannot write here ({exc})") from None
+        codec = video_codec(target, codec)
+        check_crf(codec, crf)
+        self.audio = self.output = None
+        self.tmp_path = temporary_beside(target)  # unique: concurrent jobs to one target never share it
+        try:  # from here on, any failure or interrupt (Ctrl-C, SIGTERM) deletes the temporary file
+            try:
+                self.output = av.open(str(self.tmp_path), mode="w", format=self.fmt)
+            except (av.error.FFmpegError, OSError) as exc:
+                raise UserError(f"{target}: cannot write here ({exc})") from None
+            self._setup(width, height, fps, codec, crf, audio_source, audio_zero, audio_start, end_time)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _setup(self, width, height, fps, codec, crf, audio_source, audio_zero, audio_start, end_time) -> None:
         self.fps = fps
         self.width, self.height = width + width % 2, height + height % 2  # 4:2:0 needs even sizes
+        if (self.width, self.height) != (width, height):
+            log.info("%s: %dx%d is encoded as %dx%d (4:2:0 video needs even sizes; the edge is repeated)",
+                     self.target, width, height, self.width, self.height)
         self.video = self.output.add_stream(codec, rate=fps)
         self.video.width, self.video.height = self.width, self.height
         self.video.pix_fmt = "yuv420p"
@@ -92,7 +122,6 @@ class VideoWriter:
         self.video.options = options
         self.frames = 0
         self.end_time = end_time
-        self.audio = None
         if audio_source is not None:
             self.audio = AudioMux(self.output, self.fmt, audio_source, audio_zero, audio_start, end_time)
 
@@ -102,26 +131,39 @@ class VideoWriter:
         frame.time_base = self.time_base
         for _ in range(repeat):
             frame.pts = self.frames
-            self.output.mux(self.video.encode(frame))
+            try:
+                self.output.mux(self.video.encode(frame))
+            except (av.error.FFmpegError, OSError) as exc:
+                raise UserError(f"{self.target}: cannot write ({exc})") from None
             self.frames += 1
         if self.audio is not None:
             self.audio.mux_until(self.frames / self.fps)
 
     def commit(self) -> Path:
-        self.output.mux(self.video.encode(None))
-        if self.audio is not None:
-            self.audio.mux_until(self.end_time if self.end_time is not None else float(self.frames / self.fps),
-                                 final=True)
-            self.audio.close()
-        self.output.close()
-        os.replace(self.tmp_path, self.target)
+        """Finish the file and rename it to the target. A file without a single video frame is
+        not a result: it is deleted and reported."""
+        if not self.frames:
+            self.abort()
+            raise UserError(f"{self.target}: no video frame was produced; nothing written")
+        try:
+            self.output.mux(self.video.encode(None))
+            if self.audio is not None:
+                self.audio.mux_until(self.end_time if self.end_time is not None else float(self.frames / self.fps),
+                                     final=True)
+                self.audio.close()
+            self.output.close()
+            os.replace(self.tmp_path, self.target)
+        except (av.error.FFmpegError, OSError) as exc:
+            self.abort()
+            raise UserError(f"{self.target}: cannot write ({exc})") from None
         return self.target
 
     def abort(self) -> None:
         try:
             if self.audio is not None:
                 self.audio.close()
-            self.output.close()
+            if self.output is not None:
+                self.output.close()
         except Exception:  # noqa: BLE001 - closing a half-written file may fail; we delete it anyway
             pass
         self.tmp_path.unlink(missing_ok=True)

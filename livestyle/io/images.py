@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from livestyle.errors import UserError
+from livestyle.io.paths import temporary_beside
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -46,7 +47,7 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UserError(f"{path}: could not encode image as {suffix}")
-    tmp = path.with_name(f".{path.name}.partial")
+    tmp = temporary_beside(path)  # unique: concurrent writers to one path never share it
     try:
         encoded.tofile(tmp)
         os.replace(tmp, path)

@@ -86,7 +86,7 @@ class WindowOutput:
             elif event.key == pg.K_SPACE:
                 self.controls.frozen = not self.controls.frozen
             elif event.key in (pg.K_n, pg.K_p):
-                self.controls.seed += 1 if event.key == pg.K_n else -1
+                self.controls.seed = max(0, self.controls.seed + (1 if event.key == pg.K_n else -1))  # seeds are >= 0
             pg.display.set_caption(f"{self.title}  seed {self.controls.seed}"
                                    + ("  (style frozen)" if self.controls.frozen else ""))
         surface = pg.image.frombuffer(np.ascontiguousarray(image).tobytes(), (w, h), "RGB")

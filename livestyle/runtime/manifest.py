@@ -43,10 +43,32 @@ def load_manifest(folder: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: manifest is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or "format" not in manifest:
+        raise UserError(f"{path}: not a livestyle manifest (expected an object with \"format\", \"graphs\" "
+                        f"and \"models\"); point --models at a folder written by `livestyle export`")
     if manifest.get("format") != MANIFEST_FORMAT:
         raise UserError(f"{path}: manifest format {manifest.get('format')!r}, this livestyle reads "
                         f"format {MANIFEST_FORMAT}; re-export the models with this version")
+    check_structure(path, manifest)
     return manifest
+
+
+def check_structure(path: Path, manifest: dict[str, Any]) -> None:
+    """The parts of the manifest the runtime reads, with the types it expects."""
+    graphs, models = manifest.get("graphs"), manifest.get("models")
+    problem = None
+    if not isinstance(graphs, dict):
+        problem = "\"graphs\" is missing or not an object"
+    elif not isinstance(models, dict) or not all(isinstance(m, dict) for m in models.values()):
+        problem = "\"models\" is missing or not an object of objects"
+    else:
+        for name, entry in graphs.items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+                problem = f"the entry of graph {name!r} has no sha256"
+                break
+    if problem:
+        raise UserError(f"{path}: not a livestyle manifest: {problem}; re-export the models "
+                        f"(livestyle export ...) or restore the file")
 
 
 def model_info(folder: Path, model: str) -> dict[str, Any]:
