@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     shared = _shared_parsers()
     runtime = [shared["models"], shared["runtime"]]
+    styles = argparse.ArgumentParser(add_help=False)
+    styles.add_argument("--styles", type=Path, default=None, metavar="DIR",
+                        help="a folder of your own style images (up to 64): each tick the music chooses and "
+                             "blends among them, instead of painting with MVNet's image itself")
 
     p = sub.add_parser("stylize", parents=runtime, help="restyle one image with one style image",
                        description="Restyle CONTENT with the style of STYLE using the exported STNet "
@@ -139,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 256; larger = finer brush strokes)")
     p.set_defaults(command_module="stylize")
 
-    p = sub.add_parser("render", parents=runtime + [shared["quiet"]], help="restyle a movie clip with its own music",
+    p = sub.add_parser("render", parents=runtime + [shared["quiet"], styles], help="restyle a movie clip with its own music",
                        description="Restyle every frame of INPUT with style images that MVNet computes "
                                    "20 times a second from the 8.91 s of audio centred on each moment, "
                                    "and write OUTPUT with the original audio muxed back. Needs no torch. "
@@ -158,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", type=int, default=None, help="encoder quality, lower is better (default 20)")
     p.set_defaults(command_module="render")
 
-    p = sub.add_parser("live", parents=runtime + [shared["quiet"]],
+    p = sub.add_parser("live", parents=runtime + [shared["quiet"], styles],
                        help="camera + microphone in, restyled video to a window / file / stream",
                        description="Restyle a live camera feed with the music the microphone hears: "
                                    "20 times a second the trailing 8.91 s of audio becomes a style image "

@@ -135,6 +135,17 @@ class Ctx:
         path.write_bytes(self.m[key].read_bytes())
         return path
 
+    def empty_dir(self, name: str) -> Path:
+        (self.tmp / name).mkdir()
+        return self.tmp / name
+
+    def broken_bank(self, name: str) -> Path:
+        """A style folder with one good image and one that is not an image."""
+        folder = self.empty_dir(name)
+        (folder / "good.png").write_bytes(self.m["style"].read_bytes())
+        (folder / "broken.png").write_bytes(b"not an image at all")
+        return folder
+
     def read_only(self, folder: Path) -> Path:
         """Make os.access report `folder` unwritable (tests run as root, where chmod does not)."""
         real = os.access
@@ -275,6 +286,19 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
      "positive number of seconds", "--duration"),
     ("live --duration 0", lambda c: (live_cmd(c, "--duration", "0", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
      "positive number of seconds", "--duration"),
+    # --styles (issue 10): a folder of the user's style images
+    ("render --styles a missing folder",
+     lambda c: (render_cmd(c, "--styles", c.tmp / "nope", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "needs a folder of images", "nope"),
+    ("render --styles a file, not a folder",
+     lambda c: (render_cmd(c, "--styles", c.m["style"], "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", [c.m["style"]]),
+     "needs a folder of images", "style.png"),
+    ("live --styles a folder without images",
+     lambda c: (live_cmd(c, "--styles", c.empty_dir("looks"), "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "no images", "looks"),
+    ("render --styles with an unreadable image",
+     lambda c: (render_cmd(c, "--styles", c.broken_bank("bank"), "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "not a readable image", "broken.png"),
 ]
 
 

@@ -41,6 +41,7 @@ from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
 from livestyle.runtime.manifest import model_info, models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
+from livestyle.runtime.style_bank import StyleBank
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class LiveConfig:
     crf: int = 23
     stream_kbps: int = 4000
     status_every: float = 2.0     # seconds between status lines on a terminal
+    styles_temperature: float = 0.5  # --styles: lower = the music picks one look, higher = blends
 
 
 @dataclass
@@ -77,6 +79,7 @@ class LiveJob:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     providers: tuple[str, ...] | None = None
     models: Path | None = None
+    styles: Path | None = None    # a folder of the user's style images: the music chooses among them
     status: bool = True
 
 
@@ -136,6 +139,8 @@ def live(job: LiveJob) -> LiveStats:
         raise UserError(f"--duration must be positive, got {job.duration}")
     if job.record is not None:
         check_output(job.record, (job.clip, job.audio), option="recording")
+    if job.styles is not None:
+        StyleBank.image_files(job.styles)
     folder = models_dir(job.models)
     mel_cfg = MelConfig(**model_info(folder, "mvnet")["mel"])
     pipeline = Pipeline()
@@ -158,8 +163,10 @@ def live(job: LiveJob) -> LiveStats:
                          f"{job.clip}: output" if job.clip is not None else f"camera {job.camera}: output")
         engine = Engine(job.runtime, job.providers)
         stnet = STNetRunner(engine, folder, style_size=cfg.style_size)
+        bank = None if job.styles is None else StyleBank.from_folder(job.styles, stnet, cfg.style_size,
+                                                                     cfg.styles_temperature)
         ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
-                             TickSettings(cfg.style_size, cfg.smoothing, 1.0 / cfg.style_hz), controls)
+                             TickSettings(cfg.style_size, cfg.smoothing, 1.0 / cfg.style_hz), controls, bank)
         stats = LiveStats(provider=stnet.provider)
         t0 = time.monotonic()
         if job.record:
@@ -304,7 +311,8 @@ def run(args: argparse.Namespace) -> None:
     job = LiveJob(camera=args.camera, clip=args.clip, loop=args.loop, mic=args.mic, audio=args.audio,
                   window=window, fullscreen=args.fullscreen, record=args.output, stream=args.stream,
                   stream_format=args.stream_format, size=args.size, height=args.height, duration=args.duration,
-                  cfg=cfg, runtime=runtime, providers=args.providers, models=args.models, status=not args.quiet)
+                  cfg=cfg, runtime=runtime, providers=args.providers, models=args.models, styles=args.styles,
+                  status=not args.quiet)
     stats = live(job)
     summary = stats.summary()
     if args.json:

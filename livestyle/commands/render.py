@@ -42,6 +42,7 @@ from livestyle.runtime.manifest import models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
 from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
+from livestyle.runtime.style_bank import StyleBank
 from livestyle.runtime.style_state import StyleTrack
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 
@@ -56,6 +57,7 @@ class RenderConfig:
     style_size: int = 128
     seed: int = 0
     crf: int = 20
+    styles_temperature: float = 0.5  # --styles: lower = the music picks one look, higher = blends
     frame_queue: int = 8
     style_queue: int = 40
 
@@ -74,6 +76,7 @@ class RenderJob:
     height: int | None = None
     codec: str | None = None
     models: Path | None = None
+    styles: Path | None = None    # a folder of the user's style images: the music chooses among them
     progress: bool = True
 
 
@@ -90,6 +93,8 @@ def validate(job: RenderJob) -> tuple[MediaInfo, Path, float]:
     """Check everything a user can get wrong before any work starts. Returns the media info, the
     audio source and the zero time of that source."""
     info = probe(job.input)
+    if job.styles is not None:
+        StyleBank.image_files(job.styles)
     if job.audio is not None:
         require_audio(job.audio)
         audio_source, audio_zero = job.audio, 0.0
@@ -251,8 +256,9 @@ def render(job: RenderJob) -> RenderStats:
     engine = Engine(job.runtime, job.providers)
     folder = models_dir(job.models)
     stnet = STNetRunner(engine, folder, style_size=cfg.style_size)
+    bank = None if job.styles is None else StyleBank.from_folder(job.styles, stnet, cfg.style_size, cfg.styles_temperature)
     ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
-                         TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds), Controls(seed=cfg.seed))
+                         TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds), Controls(seed=cfg.seed), bank)
     mel_cfg = ticker.mel_config
     writer: VideoWriter | None = None  # created last, inside the try that deletes it on any failure
     pipeline = Pipeline()
@@ -309,7 +315,7 @@ def run(args: argparse.Namespace) -> None:
             setattr(cfg, name, value)
     job = RenderJob(args.input, args.output, cfg, runtime, providers=args.providers, audio=args.audio,
                     start=args.start, duration=args.duration, size=args.size, height=args.height,
-                    codec=args.codec, models=args.models, progress=not args.quiet)
+                    codec=args.codec, models=args.models, styles=args.styles, progress=not args.quiet)
     stats = render(job)
     if not args.quiet:
         print(f"{stats.output}: {stats.frames} frames in {stats.seconds:.1f} s "

@@ -23,6 +23,12 @@ from livestyle.runtime.style_state import StyleState
 MAX_IMAGES = 64
 
 
+def square_crop(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    y, x = (h - side) // 2, (w - side) // 2
+    return np.ascontiguousarray(image[y:y + side, x:x + side])
+
+
 def colour_moments(rgb01: np.ndarray) -> np.ndarray:
     """Mean and standard deviation of CIELAB L, a, b of an RGB image (H, W, 3) in [0, 1]."""
     lab = cv2.cvtColor(np.ascontiguousarray(rgb01, np.float32), cv2.COLOR_RGB2LAB).reshape(-1, 3)
@@ -38,8 +44,9 @@ class StyleBank:
         self.names, self.states, self.moments = names, states, moments
         self.temperature = temperature
 
-    @classmethod
-    def from_folder(cls, folder: Path, stnet: STNetRunner, style_size: int, temperature: float = 0.5) -> "StyleBank":
+    @staticmethod
+    def image_files(folder: Path) -> list[Path]:
+        """The bank's images, checked (commands call this before loading any model)."""
         folder = Path(folder)
         if not folder.is_dir():
             raise UserError(f"{folder}: --styles needs a folder of images")
@@ -48,9 +55,15 @@ class StyleBank:
             raise UserError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) in the --styles folder")
         if len(files) > MAX_IMAGES:
             raise UserError(f"{folder}: {len(files)} images; a style bank takes at most {MAX_IMAGES}")
+        return files
+
+    @classmethod
+    def from_folder(cls, folder: Path, stnet: STNetRunner, style_size: int, temperature: float = 0.5) -> "StyleBank":
+        """Every image as a centre crop of `style_size` squared: the shape the style graph is
+        built for (TensorRT's fixed profile), so no engine is rebuilt per image."""
         names, states, moments = [], [], []
-        for path in files:
-            image = resize_shorter(read_image(path), style_size)  # unreadable: UserError naming the file
+        for path in cls.image_files(folder):
+            image = square_crop(resize_shorter(read_image(path), style_size), style_size)  # unreadable: UserError
             names.append(path.name)
             states.append(stnet.style_state(image))
             moments.append(colour_moments(image.astype(np.float32) / 255.0))
