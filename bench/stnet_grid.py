@@ -26,7 +26,7 @@ from livestyle.runtime.manifest import models_dir
 from livestyle.runtime.stnet_runner import STNetRunner
 
 REPO = Path(__file__).resolve().parents[1]
-# all held out of the starter training set (livestyle/train/starter.py)
+# all held out of every STNet training set (bench/stnet_heldout.json)
 STYLES = ("1831_hokusai_the_great_wave_off_kanagawa.jpg", "1893_munch_the_scream.jpg",
           "1905_matisse_woman_with_a_hat.jpg", "1565_elder_the_harvesters.jpg")
 

@@ -11,7 +11,7 @@ from livestyle.io.images import read_image, write_image
 
 REPO = Path(__file__).resolve().parents[1]
 EXPORTED = REPO / "exported"
-# held out from the starter training set (see livestyle/train/starter.py)
+# held out of every STNet training set (bench/stnet_heldout.json)
 STYLE = REPO / "data" / "paintings" / "1831_hokusai_the_great_wave_off_kanagawa.jpg"
 
 

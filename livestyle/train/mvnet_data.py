@@ -147,7 +147,7 @@ def build_mvnet_starter(out: Path, pieces_per_composer: int = 6, sample_rate: in
     (out / "SOURCES.md").write_text(
         "Built by `livestyle data starter`. Audio: scores from the music21 corpus (see music21's "
         "licence notes) rendered with FluidSynth and the FluidR3 GM soundfont (MIT), years from "
-        "livestyle/train/starter.py COMPOSER_YEARS; recordings and paintings from data/ "
+        "livestyle/train/mvnet_data.py COMPOSER_YEARS; recordings and paintings from data/ "
         "(licences in data/README.md).\n")
     return {"audio": len(rows), "images": len(images), "skipped": skipped}
 
