@@ -840,7 +840,7 @@ def _round(v, n: int = 4):
 
 
 def print_report(r: dict) -> None:
-    print(f"\nper piece (mean Lab of the restyled photo; change within: dE between sections / mean dE from the piece mean)")
+    print("\nper piece (mean Lab of the restyled photo; change within: dE between sections / mean dE from the piece mean)")
     print(f"{'piece':<22} {'L':>6} {'a':>6} {'b':>6} {'sections':>9} {'spread':>7}  genre")
     for pid, v in r["pieces"].items():
         L, a, b = v["mean_lab"]
