@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="record the restyled video (no audio) to this file, at a constant 20 fps")
-    p.add_argument("--stream", default=None, help="send H.264 to this URL (rtmp://, srt://, udp://, tcp://, ...)")
+    p.add_argument("--stream", default=None, help="send H.264 to this URL (rtmp://, udp://, tcp://; srt:// where FFmpeg has it: see doctor)")
     p.add_argument("--stream-format", default=None, help="FFmpeg muxer for --stream (default from the URL: flv, mpegts)")
     win = p.add_mutually_exclusive_group()
     win.add_argument("--window", action="store_true", help="show the window even with -o/--stream")

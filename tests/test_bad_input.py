@@ -286,6 +286,9 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
      "positive number of seconds", "--duration"),
     ("live --duration 0", lambda c: (live_cmd(c, "--duration", "0", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
      "positive number of seconds", "--duration"),
+    ("live --stream to a protocol this FFmpeg lacks",
+     lambda c: (live_cmd(c, "--stream", "nosuchproto://127.0.0.1:9", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "cannot send nosuchproto://", "nosuchproto://127.0.0.1:9"),
     # --styles (issue 10): a folder of the user's style images
     ("render --styles a missing folder",
      lambda c: (render_cmd(c, "--styles", c.tmp / "nope", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),

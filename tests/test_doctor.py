@@ -34,6 +34,11 @@ def test_doctor_on_this_machine(capsys, cpu_only_build):
     assert got["runtime TensorRT"].startswith("no") and "not in this onnxruntime build" in got["runtime TensorRT"]
     assert all(got[f"models {g}"].startswith("ok") for g in ("mvnet.onnx", "stnet_style.onnx", "stnet_content.onnx"))
     assert got["encode libx264"].startswith("ok")
+    assert got["stream rtmp://"].startswith("ok") and got["stream udp://"].startswith("ok")
+    from livestyle.io.media import output_protocols
+
+    has_srt = "srt" in output_protocols()  # PyPI's PyAV 18.1 wheel: no libsrt
+    assert got["stream srt://"].startswith("ok" if has_srt else "no")
     assert "live microphone" in got and "live window" in got and "train torch" in got
     assert not any(k.startswith("live camera") for k in got)
     assert out.rstrip().endswith("render, stylize and visualize can run")

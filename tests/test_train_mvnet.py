@@ -143,7 +143,7 @@ def test_short_run_logs_checkpoints_and_resumes(tiny_set, tmp_path):
     path = MVNetTrainer(config(tiny_set, out, epochs=2, sample_every_epochs=1), progress=False).train()
     records = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
     assert state["epochs"] == 2 and "opt_g" not in state and "evaluation" in state
 
 
@@ -193,7 +193,7 @@ def test_each_epoch_logs_diversity_realism_and_keeps_the_best(tiny_set, tmp_path
         assert r["diversity"] > 0 and r["realism_nn_ratio"] > 0
         assert r["selection_score"] == pytest.approx(min(r["diversity"], 1) / max(r["realism_nn_ratio"], 1))
     assert "collapsing" in caplog.text
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
     best = max(records, key=lambda r: r["selection_score"])
     assert state["chosen_epoch"] == best["epoch"]
     assert state["config"]["generator_upsample"] == "resize"

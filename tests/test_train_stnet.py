@@ -38,7 +38,7 @@ def test_train_then_resume(photo_dir, painting_dir, tmp_path):
     STNetTrainer(tiny_config(photo_dir, painting_dir, out, dec_steps=3, tr_steps=3), progress=False).train()
     resumed = read_log(out)[len(first):]
     assert [(r["stage"], r["step"]) for r in resumed] == [("decoder", 3), ("transform", 3)]
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
     assert set(state["final_losses"]) == {"decoder", "transform"}
     assert state["heldout"]["pairs"] == 12  # 4 frames x 3 paintings
     assert {"content", "style", "total"} <= set(state["heldout"]["trained"])

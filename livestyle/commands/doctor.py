@@ -102,6 +102,14 @@ def check_codecs() -> list[Check]:
         found = name in av.codecs_available
         checks.append(Check("encode", name, found, use if found else f"not in this FFmpeg (PyAV {av.__version__})",
                             required=required))
+    from livestyle.io.media import output_protocols
+
+    protocols = set(output_protocols())
+    for name in ("rtmp", "srt", "udp", "tcp"):
+        checks.append(Check("stream", f"{name}://", name in protocols,
+                            f"live --stream {name}://..." if name in protocols else
+                            f"not in this FFmpeg build (PyAV {av.__version__}); use "
+                            f"{', '.join(p + '://' for p in ('rtmp', 'udp', 'tcp') if p in protocols) or 'a file'}"))
     return checks
 
 

@@ -129,7 +129,7 @@ def graph_entry(path: Path, inputs: dict, outputs: dict, diff: float, sizes) -> 
 def load_stnet(checkpoint: Path) -> tuple[STNet, dict[str, Any]]:
     if not checkpoint.is_file():
         raise UserError(f"{checkpoint}: checkpoint not found (train with `livestyle train stnet`)")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     net = STNet(state["layer"], build_encoder(state["layer"]))
     net.decoder.load_state_dict(state["decoder"])
     net.transform.load_state_dict(state["transform"])
@@ -280,7 +280,7 @@ def export_mvnet(checkpoint: Path, out_dir: Path, training_command: str | None =
 
     if not checkpoint.is_file():
         raise UserError(f"{checkpoint}: checkpoint not found (train with `livestyle train mvnet`)")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     net = MVNet(upsample=(state.get("config") or {}).get("generator_upsample", "deconv"))
     net.load_state_dict(state["net"])
     net = fold_spectral_norm(net.eval())

@@ -33,6 +33,7 @@ from livestyle.controls import Controls
 from livestyle.errors import UserError
 from livestyle.io.camera import CameraSource, Captured, ClipSource
 from livestyle.io.images import output_size, resize_to
+from livestyle.io.media import output_protocols
 from livestyle.io.mic import ClipAudioSource, MicSource
 from livestyle.io.outputs import FileOutput, StreamOutput, WindowOutput
 from livestyle.io.paths import check_output, write_text
@@ -141,6 +142,11 @@ def live(job: LiveJob) -> LiveStats:
         check_output(job.record, (job.clip, job.audio), option="recording")
     if job.styles is not None:
         StyleBank.image_files(job.styles)
+    if job.stream is not None and "://" in job.stream:
+        scheme, protocols = job.stream.split("://", 1)[0].lower(), output_protocols()
+        if protocols and scheme not in protocols:
+            raise UserError(f"{job.stream}: this FFmpeg build cannot send {scheme}:// (it can: "
+                            f"{', '.join(p for p in ('rtmp', 'udp', 'tcp', 'srt', 'http') if p in protocols)})")
     folder = models_dir(job.models)
     mel_cfg = MelConfig(**model_info(folder, "mvnet")["mel"])
     pipeline = Pipeline()

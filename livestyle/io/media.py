@@ -123,3 +123,27 @@ def probe(path: str | Path) -> MediaInfo:
                          audio.codec_context.channels if audio else None)
 
 
+
+
+def output_protocols() -> list[str]:
+    """The network/file protocols this FFmpeg build can write to (FFmpeg's avio_enum_protocols on
+    the libavformat PyAV loaded), e.g. rtmp, udp, tcp, srt. Empty if the library cannot be found."""
+    import ctypes
+    import ctypes.util
+    import glob
+    import os
+
+    candidates = sorted(glob.glob(os.path.join(os.path.dirname(av.__file__), os.pardir, "av.libs", "libavformat*")))
+    candidates += [c for c in (ctypes.util.find_library("avformat"),) if c]
+    for candidate in candidates:
+        try:
+            enum = ctypes.CDLL(candidate).avio_enum_protocols
+        except (OSError, AttributeError):
+            continue
+        enum.restype = ctypes.c_char_p
+        enum.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
+        opaque, names = ctypes.c_void_p(), []
+        while (name := enum(ctypes.byref(opaque), 1)) is not None:
+            names.append(name.decode())
+        return names
+    return []

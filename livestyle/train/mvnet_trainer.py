@@ -310,7 +310,7 @@ class MVNetTrainer:
         path = self.out / "mvnet.ckpt"
         if not path.exists():
             return
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
         for k, m in self.modules().items():
             m.load_state_dict(state[k])
         self.step, self.epoch = state["step"], state["epoch"]
@@ -318,7 +318,7 @@ class MVNetTrainer:
         torch.set_rng_state(state["torch_rng"])
         best = self.out / "mvnet_best.pt"
         if best.exists():
-            self.best_score = torch.load(best, map_location="cpu", weights_only=False)["record"]["selection_score"]
+            self.best_score = torch.load(best, map_location="cpu", weights_only=True)["record"]["selection_score"]
         log.info("resuming MVNet training at epoch %d, step %d", self.epoch, self.step)
 
     def _log(self, record: dict) -> None:
@@ -489,7 +489,7 @@ class MVNetTrainer:
         best_path = self.out / "mvnet_best.pt"
         chosen = None
         if best_path.exists():
-            chosen = torch.load(best_path, map_location="cpu", weights_only=False)
+            chosen = torch.load(best_path, map_location="cpu", weights_only=True)
             self.net.load_state_dict(chosen["net"])
         path = self.out / "mvnet.pt"
         torch.save({"net": self.net.state_dict(), "config": to_dict(self.cfg), "command": self.command,

@@ -152,7 +152,7 @@ class STNetTrainer:
         path = self._checkpoint(stage)
         if not path.exists():
             return 0
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
         module.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
