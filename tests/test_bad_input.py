@@ -473,3 +473,35 @@ def test_a_dropped_stream_keeps_the_recording_going(tmp_path, monkeypatch, caplo
     assert len(warnings) == 1 and "udp://127.0.0.1:9: output failed" in warnings[0]
     with av.open(str(out)) as c:
         assert sum(1 for _ in c.decode(video=0)) >= 10
+
+
+@pytest.mark.parametrize("failing", ["window", "file"])
+def test_a_failing_output_leaves_the_others_running(failing, tmp_path, monkeypatch, caplog):
+    """Fault injection for the other outputs of live: the window dies (SDL error) -> the recording
+    goes on; the recording's disk fails -> the window goes on. The set ends normally either way."""
+    from livestyle.io.outputs import FileOutput, WindowOutput
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    shown: dict[str, int] = {"window": 0, "file": 0}
+    originals = {"window": WindowOutput.show, "file": FileOutput.show}
+
+    def wrap(kind):
+        def show(self, image, now):
+            shown[kind] += 1
+            if kind == failing and shown[kind] == 3:
+                raise UserError(f"{kind}: failed mid-set")
+            return originals[kind](self, image, now)
+        return show
+
+    monkeypatch.setattr(WindowOutput, "show", wrap("window"))
+    monkeypatch.setattr(FileOutput, "show", wrap("file"))
+    out = tmp_path / "rec.mp4"
+    with caplog.at_level("WARNING", logger="livestyle.commands.live"):
+        live_args = [a for a in LIVE if a != "--no-window"]
+        assert main(["live", "--clip", str(CLIP), "-o", str(out), "--window", "--duration", "2", *live_args]) == 0
+    other = "file" if failing == "window" else "window"
+    assert shown[failing] == 3 and shown[other] >= 10  # the failed one stopped, the other went on
+    assert any("output failed" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    if failing == "window":  # the recording is complete and playable
+        with av.open(str(out)) as c:
+            assert sum(1 for _ in c.decode(video=0)) >= 10
