@@ -505,3 +505,43 @@ def test_a_failing_output_leaves_the_others_running(failing, tmp_path, monkeypat
     if failing == "window":  # the recording is complete and playable
         with av.open(str(out)) as c:
             assert sum(1 for _ in c.decode(video=0)) >= 10
+
+
+# ------------------------------------------------------------ 6: damaged input is reported, not hidden
+
+@pytest.fixture(scope="module")
+def truncated(tmp_path_factory) -> Path:
+    """The bundled clip remuxed with its index at the front (faststart), then cut in half: the
+    index promises 10 s, the data stops near 3 s."""
+    folder = tmp_path_factory.mktemp("damaged")
+    whole = folder / "whole.mp4"
+    with av.open(str(CLIP)) as src, av.open(str(whole), "w", options={"movflags": "faststart"}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    cut = folder / "cut.mp4"
+    data = whole.read_bytes()
+    cut.write_bytes(data[:len(data) // 2])
+    return cut
+
+
+def test_damaged_input_with_nothing_usable_is_an_error(truncated, tmp_path, capsys):
+    before = sha256(truncated)
+    out = tmp_path / "o.mp4"
+    assert main(["render", str(truncated), "-o", str(out), "--start", "6", "--duration", "1", "--height", "36",
+                 *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "cut.mp4: no decodable video from 6 s on" in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.iterdir()) and sha256(truncated) == before
+
+
+def test_damaged_input_is_reported_with_the_time_where_it_ends(truncated, tmp_path, caplog):
+    out = tmp_path / "o.mp4"
+    with caplog.at_level("WARNING"):
+        assert main(["render", str(truncated), "-o", str(out), "--start", "1", "--duration", "5", "--height", "36",
+                     *FAST]) == 0
+    warnings = " | ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "the video ends at 3." in warnings and "the audio ends at 3." in warnings
+    assert out.exists()

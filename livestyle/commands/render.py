@@ -143,8 +143,9 @@ class RenderPlan:
 # ---------------------------------------------------------------------------- stages (one thread each)
 
 def read_audio(source: Path, zero: float, start: float, needed: int, timeline: AudioTimeline,
-               stop: threading.Event) -> None:
-    """Decode `source` from `start` into `timeline` (gaps become silence) until `needed` samples."""
+               stop: threading.Event, expected: int = 0) -> None:
+    """Decode `source` from `start` into `timeline` (gaps become silence) until `needed` samples.
+    Audio that ends before `expected` samples (the video's length) is reported: silence follows."""
     sr, position = timeline.sample_rate, None
     for t, chunk in decode_audio(source, sr, zero=zero, start=start):
         if stop.is_set():
@@ -163,6 +164,9 @@ def read_audio(source: Path, zero: float, start: float, needed: int, timeline: A
         position += len(chunk)
         if timeline.end >= needed:
             break
+    if not stop.is_set() and timeline.end < expected - sr // 2:
+        log.warning("%s: the audio ends at %.2f s, before the %.2f s asked for (damaged or truncated file?); "
+                    "the style hears silence after that", source, start + timeline.end / sr, start + expected / sr)
     timeline.finish()
 
 
@@ -187,16 +191,26 @@ def at_constant_rate(frames: Iterator[tuple[float, np.ndarray]], fps: Fraction,
 def read_frames(job: RenderJob, info: MediaInfo, plan: RenderPlan, out: Channel) -> None:
     """Decoded frames at the output size (resized in the decoder's own conversion), at the output
     rate or the source's."""
-    frames = ((t - plan.start, frame) for t, frame in
-              decode_video(job.input, info.zero, plan.start, info.orientation, size=(plan.width, plan.height)))
+    last = [None]  # time of the last decoded frame
+
+    def decoded():
+        for t, frame in decode_video(job.input, info.zero, plan.start, info.orientation, size=(plan.width, plan.height)):
+            last[0] = t - plan.start
+            yield t - plan.start, frame
+
     if job.cfg.fps == "source":
-        for index, (t, frame) in enumerate(frames):
+        for index, (t, frame) in enumerate(decoded()):
             if index >= plan.n_frames:
                 break
             out.put((index, t, frame))
     else:
-        for item in at_constant_rate(frames, plan.fps, plan.n_frames):
+        for item in at_constant_rate(decoded(), plan.fps, plan.n_frames):
             out.put(item)
+    if last[0] is None:
+        raise UserError(f"{job.input}: no decodable video from {plan.start:g} s on (damaged or truncated file?)")
+    if last[0] < plan.length - 2.0 / float(plan.fps):
+        log.warning("%s: the video ends at %.2f s, before the %.2f s asked for (damaged or truncated file?); "
+                    "its last frame is held to the end", job.input, plan.start + last[0], plan.start + plan.length)
     out.put(END)
 
 
@@ -273,7 +287,7 @@ def render(job: RenderJob) -> RenderStats:
         stats.frames = write_frames(writer, out_q, bar, pipeline.stop)
 
     pipeline.stage("audio reader", lambda: read_audio(audio_source, audio_zero, job.start, needed, timeline,
-                                                      pipeline.stop))
+                                                      pipeline.stop, int(plan.length * mel_cfg.sample_rate)))
     pipeline.stage("video reader", lambda: read_frames(job, info, plan, frames_q))
     pipeline.stage("style worker", lambda: tick_styles(ticker, timeline, plan, styles_q, pipeline.stop))
     pipeline.stage("stylize worker", lambda: stylize_frames(stnet, frames_q, styles_q, out_q))

@@ -9,6 +9,7 @@ rehearsal), `load_audio` collects a whole file or a part of it (training, tools)
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 from typing import Iterator
 
@@ -17,6 +18,8 @@ import numpy as np
 
 from livestyle.errors import UserError
 from livestyle.io.media import Orientation, open_media, open_video
+
+log = logging.getLogger(__name__)
 
 def decode_video(path: str | Path, zero: float, start: float = 0.0, orientation: Orientation = Orientation(),
                  size: tuple[int, int] | None = None) -> Iterator[tuple[float, np.ndarray]]:
@@ -36,13 +39,40 @@ def decode_video(path: str | Path, zero: float, start: float = 0.0, orientation:
             if (w, h) != (ctx.width, ctx.height):
                 shrinking = w * h < ctx.width * ctx.height
                 convert.update(width=w, height=h, interpolation="AREA" if shrinking else "BICUBIC")
-        for frame in container.decode(stream):
+        for frame in _decode_tolerantly(container, stream, path, zero):
             if frame.pts is None:
                 continue
             t = float(frame.pts * stream.time_base) - zero
             if t < start - 1e-6:
                 continue
             yield t, orientation.apply(frame.to_ndarray(**convert))
+
+
+def _decode_tolerantly(container, stream, path, zero: float) -> Iterator:
+    """Frames of `stream`, packet by packet: a packet that fails to demux or decode (a damaged or
+    truncated file) is reported once as a warning with the time where the damage starts, and
+    decoding goes on with the next good packet instead of ending the whole job."""
+    damaged_at = None
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.error.FFmpegError as exc:  # the container itself is cut: nothing more to read
+            log.warning("%s: the file is damaged after %s (%s); what came before is used", path,
+                        "the start" if damaged_at is None else f"{damaged_at:.2f} s", exc)
+            break
+        when = float(packet.pts * stream.time_base) - zero if packet.pts is not None else None
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as exc:
+            if damaged_at is None:
+                damaged_at = when if when is not None else -1.0
+                log.warning("%s: damaged %s stream at %s (%s); skipping the damaged data", path, stream.type,
+                            f"{when:.2f} s" if when is not None else "an unknown time", exc)
+            continue
+        yield from frames
 
 
 def sample_frames(path: str | Path, count: int) -> list[np.ndarray]:
