@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from livestyle.io.images import fit_height, read_image, resize_shorter, write_image
+from livestyle.io.images import centre_tile, read_image, resize_shorter, write_image
 from livestyle.io.decode import sample_frames
 from livestyle.runtime.sessions import Engine
 from livestyle.runtime.manifest import models_dir
@@ -29,18 +29,6 @@ REPO = Path(__file__).resolve().parents[1]
 # all held out of every STNet training set (bench/stnet_heldout.json)
 STYLES = ("1831_hokusai_the_great_wave_off_kanagawa.jpg", "1893_munch_the_scream.jpg",
           "1905_matisse_woman_with_a_hat.jpg", "1565_elder_the_harvesters.jpg")
-
-
-def tile(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Centre crop to the aspect ratio, then resize."""
-    h, w = image.shape[:2]
-    if w / h > width / height:
-        new_w = int(h * width / height)
-        image = image[:, (w - new_w) // 2:(w - new_w) // 2 + new_w]
-    else:
-        new_h = int(w * height / width)
-        image = image[(h - new_h) // 2:(h - new_h) // 2 + new_h]
-    return fit_height(image, height)[:, :width]
 
 
 def colour_moments(image: np.ndarray) -> np.ndarray:
@@ -77,15 +65,15 @@ def main() -> None:
     h = args.height
     w = int(h * 1.5)
     blank = np.full((h, w, 3), 255, np.uint8)
-    rows = [np.concatenate([blank] + [tile(s, h, w) for s in styles], axis=1)]
+    rows = [np.concatenate([blank] + [centre_tile(s, h, w) for s in styles], axis=1)]
     for content in contents:
-        frame = tile(content, h, w)
+        frame = centre_tile(content, h, w)
         outputs = [runner.stylize(frame, runner.style_state(resize_shorter(s, 256))) for s in styles]
         rows.append(np.concatenate([frame] + outputs, axis=1))
     write_image(args.output, np.concatenate(rows, axis=0))
     print(f"wrote {args.output}")
     frames = sample_frames(REPO / "data" / "video" / "big_buck_bunny_cut_10s.mp4", 24)
-    measured = [tile(c, h, w) for c in [contents[0]] + [frames[i] for i in (5, 11, 17, 23)]]
+    measured = [centre_tile(c, h, w) for c in [contents[0]] + [frames[i] for i in (5, 11, 17, 23)]]
     print(palette_figures(runner, measured, styles))
 
 

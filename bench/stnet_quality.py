@@ -72,7 +72,7 @@ import cv2
 import numpy as np
 import torch
 
-from livestyle.io.images import fit_height, read_image, resize_shorter, write_image
+from livestyle.io.images import centre_tile, fit_height, read_image, resize_shorter, write_image
 from livestyle.models.vgg import VGGEncoder, load_vgg19_weights
 from livestyle.runtime.sessions import Engine, RuntimeConfig
 from livestyle.runtime.stnet_runner import STNetRunner
@@ -281,28 +281,15 @@ def warped_error(frames: list[np.ndarray], motion: dict) -> float:
 
 # --------------------------------------------------------------------------------- grid
 
-def tile(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """As bench/stnet_grid.py: centre crop to the aspect ratio, then resize."""
-    fit_height = image_io()[2]
-    h, w = image.shape[:2]
-    if w / h > width / height:
-        new_w = int(h * width / height)
-        image = image[:, (w - new_w) // 2:(w - new_w) // 2 + new_w]
-    else:
-        new_h = int(w * height / width)
-        image = image[(h - new_h) // 2:(h - new_h) // 2 + new_h]
-    return fit_height(image, height)[:, :width]
-
-
 def grid_image(label: str, contents: dict, styles: dict, outputs: dict, height: int = TILE_HEIGHT) -> np.ndarray:
     width = int(height * 1.5)
     corner = np.full((height, width, 3), 255, np.uint8)
     for k, line in enumerate(_wrap(label, 22)[:4]):
         cv2.putText(corner, line, (6, 22 + 22 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    rows = [np.concatenate([corner] + [tile(s, height, width) for s in styles.values()], axis=1)]
+    rows = [np.concatenate([corner] + [centre_tile(s, height, width) for s in styles.values()], axis=1)]
     for c, image in contents.items():
-        rows.append(np.concatenate([tile(image, height, width)]
-                                   + [tile(outputs[(c, s)], height, width) if (c, s) in outputs
+        rows.append(np.concatenate([centre_tile(image, height, width)]
+                                   + [centre_tile(outputs[(c, s)], height, width) if (c, s) in outputs
                                       else np.full((height, width, 3), 255, np.uint8) for s in styles], axis=1))
     return np.concatenate(rows, axis=0)
 

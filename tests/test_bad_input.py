@@ -335,10 +335,10 @@ def test_two_writers_to_one_target_last_complete_wins(tmp_path):
 
 
 def test_concurrent_image_writes_never_share_a_temporary(tmp_path, monkeypatch):
-    from livestyle.io import images
+    from livestyle.io import images, paths
 
-    seen, real = [], images.temporary_beside
-    monkeypatch.setattr(images, "temporary_beside", lambda p: seen.append(real(p)) or seen[-1])
+    seen, real = [], paths.temporary_beside
+    monkeypatch.setattr(paths, "temporary_beside", lambda p: seen.append(real(p)) or seen[-1])
     threads = [threading.Thread(target=images.write_image, args=(tmp_path / "o.png", np.full((8, 8, 3), v, np.uint8)))
                for v in (0, 255)]
     for t in threads:

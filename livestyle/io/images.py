@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from livestyle.errors import UserError
-from livestyle.io.paths import temporary_beside
+from livestyle.io.paths import write_atomically
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -47,13 +46,7 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UserError(f"{path}: could not encode image as {suffix}")
-    tmp = temporary_beside(path)  # unique: concurrent writers to one path never share it
-    try:
-        encoded.tofile(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+    write_atomically(path, encoded.tofile)  # unique temporary: concurrent writers never share it
 
 
 def resize_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -78,6 +71,18 @@ def resize_shorter(image: np.ndarray, side: int) -> np.ndarray:
     scale = side / min(h, w)
     size = (max(side, round(w * scale)), max(side, round(h * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+def centre_tile(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Centre crop to the aspect ratio of width x height, then resize to it (grids, contact sheets)."""
+    h, w = image.shape[:2]
+    if w / h > width / height:
+        new_w = int(h * width / height)
+        image = image[:, (w - new_w) // 2:(w - new_w) // 2 + new_w]
+    else:
+        new_h = int(w * height / width)
+        image = image[(h - new_h) // 2:(h - new_h) // 2 + new_h]
+    return fit_height(image, height)[:, :width]
 
 
 def output_size(width: int, height: int, size: tuple[int, int] | None = None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from livestyle.errors import UserError
 
@@ -79,14 +79,19 @@ def temporary_beside(target: str | Path, suffix: str | None = None) -> Path:
     raise UserError(f"{target}: cannot create a temporary file beside it")
 
 
-def write_text(path: str | Path, text: str) -> None:
-    """Write `text` atomically (a temporary file beside `path`, renamed when complete); a failure
-    is a UserError naming `path` and leaves nothing."""
+def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call `write(tmp)` on a unique temporary file beside `path`, then rename it into place; a
+    failure is a UserError naming `path` and leaves nothing behind."""
     path = Path(path)
     tmp = temporary_beside(path)
     try:
-        tmp.write_text(text)
+        write(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write `text` atomically (see write_atomically)."""
+    write_atomically(path, lambda tmp: tmp.write_text(text))
