@@ -72,7 +72,7 @@ import cv2
 import numpy as np
 import torch
 
-from livestyle.io.images import centre_tile, fit_height, read_image, resize_shorter, write_image
+from livestyle.io.images import centre_tile, read_image, resize_shorter, write_image
 from livestyle.models.vgg import VGGEncoder, load_vgg19_weights
 from livestyle.runtime.sessions import Engine, RuntimeConfig
 from livestyle.runtime.stnet_runner import STNetRunner
@@ -122,11 +122,6 @@ def trainer_losses():
     return content_loss, style_loss, stage.content_layer, tuple(stage.style_layers)
 
 
-def image_io():
-    """(read_image, write_image, fit_height, resize_shorter) of livestyle.io.images."""
-    return read_image, write_image, fit_height, resize_shorter
-
-
 class Problem(Exception):
     """A missing input: printed as one line, exit status 2."""
 
@@ -146,7 +141,6 @@ def fit_long_side(image: np.ndarray, side: int = SIZE) -> np.ndarray:
 def eval_crop(image: np.ndarray, size: int = EVAL_SIZE, max_zoom: float = 1.5) -> np.ndarray:
     """The trainer's held-out crop, ImageFolder(dir, size).fixed(): the image is cached with its
     shorter side at size * max_zoom, then resized to `size` and centre-cropped size x size."""
-    resize_shorter = image_io()[3]
     image = resize_shorter(resize_shorter(image, int(size * max_zoom)), size)
     h, w = image.shape[:2]
     y, x = (h - size) // 2, (w - size) // 2
@@ -314,7 +308,6 @@ def load_inputs(args) -> dict:
     contents = listed["contents"][:args.contents] if args.contents else listed["contents"]
     styles = listed["styles"][:args.styles] if args.styles else listed["styles"]
     pairs = [tuple(p) for p in listed["pairs"] if p[0] in contents and p[1] in styles]
-    read_image = image_io()[0]
     build = f"build it with `livestyle data stnet-starter {args.data}`"
 
     def read(folder: str, stem: str) -> np.ndarray:
@@ -461,7 +454,7 @@ def evaluate_model(index: int, args, inputs: dict, shared: dict) -> dict:
 
     # figure 6: the grid
     path = grid_path(args.output, index, folder)
-    image_io()[1](path, grid_image(str(folder), inputs["contents"],
+    write_image(path, grid_image(str(folder), inputs["contents"],
                                    {s: inputs["styles"][s] for s in dict.fromkeys(p[1] for p in pairs)}, outputs))
     shared["grids"].append(path)
     result["grid"] = str(path)

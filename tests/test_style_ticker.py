@@ -136,3 +136,14 @@ def test_dynamics_of_the_tick_before_the_anchor(runners):
     assert ticker.measure_dynamics(audio, sr // 2).level_dbfs == -120.0
     assert ticker.measure_dynamics(audio, sr + sr // 2).level_dbfs == pytest.approx(-9.03, abs=0.05)
     assert ticker.last_dynamics.level_dbfs == pytest.approx(-9.03, abs=0.05)
+
+
+def test_track_gives_the_ticks_own_state_for_a_frame_on_a_tick():
+    """Render at the tick rate: frame times equal tick times up to float rounding; the track hands
+    back the tick's own state object, so the runner binds the state once per tick."""
+    track = StyleTrack()
+    states = [state(float(k)) for k in range(4)]
+    for k, s in enumerate(states):
+        track.add(k * 0.05, s)
+    assert all(track.at(k / 20) is states[k] for k in range(4))
+    assert np.allclose(track.at(0.075).mean, 1.5)

@@ -11,9 +11,11 @@ a fresh array (no copy out).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
 from livestyle.errors import UserError
 from livestyle.runtime.manifest import checked_graph, model_info
@@ -102,8 +104,6 @@ class STNetRunner:
         key = (id(state), float(strength))
         if key == self._state_key:
             return
-        import onnxruntime as ort
-
         values = {"s_mean": state.mean, "s_matrix": state.matrix,
                   "strength": np.array([strength], np.float32)}
         for name, array in values.items():
@@ -116,10 +116,6 @@ class STNetRunner:
     def stylize(self, frame: np.ndarray, state: StyleState, strength: float = 1.0) -> np.ndarray:
         """frame RGB uint8 (H,W,3), any size -> stylised RGB uint8 of the same size. `strength`
         0 = the raw frame, 1 = full style."""
-        import time
-
-        import onnxruntime as ort
-
         h, w = frame.shape[:2]
         frame = np.ascontiguousarray(frame, dtype=np.uint8)[None]
         self._bind_state(state, strength)

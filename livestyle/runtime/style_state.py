@@ -96,4 +96,9 @@ class StyleTrack:
         if i == len(self.times):
             return self.states[-1]
         t0, t1 = self.times[i - 1], self.times[i]
-        return self.states[i - 1].lerp(self.states[i], (t - t0) / (t1 - t0))
+        weight = (t - t0) / (t1 - t0)
+        if weight < 1e-6:  # a frame on a tick (render at the tick rate): the tick's own state, so
+            return self.states[i - 1]  # the runner binds it once per tick, not once per frame
+        if weight > 1 - 1e-6:
+            return self.states[i]
+        return self.states[i - 1].lerp(self.states[i], weight)
