@@ -93,3 +93,36 @@ def test_sizes_outside_the_runtime_are_refused_before_work(exported):
         runner.check_frame_size(100000, 100)
     with pytest.raises(UserError, match="too small"):
         runner.style_state(np.zeros((1, 1, 3), np.uint8))
+
+
+def test_content_graph_makes_few_full_frame_passes(exported):
+    """The per-frame graph's shape after issue 8: no float stride padding at the top level, one
+    QuantizeLinear in each branch of the strength If (the full-strength branch quantises the
+    decoder output directly, so nothing copies the float frame), and no Clip/Cast pair left."""
+    import onnx
+
+    model = onnx.load(str(exported / "stnet_content.onnx"))
+    top = [n.op_type for n in model.graph.node]
+    assert "QuantizeLinear" not in top and top.count("If") == 1
+    branch_if = next(n for n in model.graph.node if n.op_type == "If")
+    branches = {a.name: [n.op_type for n in a.g.node] for a in branch_if.attribute}
+    assert branches["then_branch"] == ["QuantizeLinear"]
+    assert branches["else_branch"][-1] == "QuantizeLinear"
+    pads = [n for n in model.graph.node if n.op_type == "Pad" and not n.name.startswith(("/net/", "/encoder", "/decoder"))]
+    assert len(pads) == 1  # conv1_1's one-pixel reflection, on the uint8 frame
+    assert {p.key: p.value for p in model.metadata_props}["decoder_output_scale"] == "255"
+
+
+def test_training_can_start_from_the_exported_graphs(exported, tmp_path):
+    """load_exported_weights undoes the 255 folded into the content graph's last conv, so a run
+    with init_from: exported starts from the trained network, not one 255 times too bright."""
+    from livestyle.train.stnet_trainer import load_exported_weights
+
+    torch.manual_seed(0)
+    source = STNet("r31", VGGEncoder("r31")).eval()  # the fixture's weights (same seed)
+    loaded = STNet("r31", source.encoder).eval()  # the encoder is VGG's, not in the graphs' weights
+    torch.nn.init.zeros_(loaded.decoder.convs[-1].weight)
+    load_exported_weights(loaded, exported)
+    x, style = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, style), source(x, style), atol=1e-5, rtol=1e-4)

@@ -39,3 +39,42 @@ def test_style_mean_is_added_back():
     torch.nn.init.zeros_(net.transform.unzip.bias)
     out = net.transform.apply(feat, s_mean, torch.zeros(1, 32, 32))
     torch.testing.assert_close(out, s_mean[:, :, None, None].expand_as(out))
+
+
+def test_folding_the_preprocessing_into_conv1_1_is_exact():
+    """Caffe's 1x1 preprocessing commutes with reflection padding, so folding it into conv1_1 (the
+    content graph's encoder) changes nothing but float rounding."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from livestyle.models.vgg import fold_preprocess
+
+    torch.manual_seed(0)
+    encoder = VGGEncoder("r31").eval()
+    folded = copy.deepcopy(encoder)
+    fold_preprocess(folded)
+    folded.padded_input = True
+    x = torch.rand(1, 3, 24, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(F.pad(x, (1, 1, 1, 1), mode="reflect"))["r31"], encoder(x)["r31"],
+                                   atol=1e-4, rtol=1e-4)
+
+
+def test_partial_window_pooling_only_changes_the_edge_of_unaligned_frames():
+    """The content graph pools partial windows instead of reflection-padding to the stride: the
+    same picture away from the bottom/right edge, and any frame size accepted."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    net = STNet("r31", VGGEncoder("r31")).eval()
+    frame_u8 = torch.randint(0, 256, (1, 38, 50, 3), dtype=torch.uint8)  # 38, 50: not multiples of 4
+    with torch.no_grad():
+        s_mean, s_matrix = StyleBranch(net)(torch.rand(1, 3, 40, 40))
+        out = ContentBranch(net, quantize=False)(frame_u8, s_mean, s_matrix, torch.ones(1))
+        x = frame_u8.permute(0, 3, 1, 2).float() / 255
+        padded = F.pad(x, (0, 2, 0, 2), mode="reflect")
+        old = net.stylize(padded, s_mean, s_matrix)[:, :, :38, :50].clamp(0, 1).permute(0, 2, 3, 1) * 255
+    assert out.shape == frame_u8.shape
+    # the transform's statistics are global, so the interior moves a little; the edge more
+    assert (out - old)[:, :24, :36].abs().mean() < 2.0

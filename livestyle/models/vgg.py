@@ -85,6 +85,21 @@ def caffe_preprocess_conv() -> nn.Conv2d:
     return conv
 
 
+def fold_preprocess(encoder: "VGGEncoder") -> None:
+    """Fold the 1x1 `preprocess` conv into conv1_1, in place, and make `preprocess` the identity.
+
+    Exact up to float rounding: a pointwise affine map commutes with reflection padding, so
+    conv1_1(pad(A x + b)) = conv1_1'(pad(x)) with W' = W A and b' = b1 + sum(W b). Saves one
+    full-resolution pass per frame in the content graph."""
+    pre, conv = encoder.preprocess, encoder.convs["conv1_1"]
+    with torch.no_grad():
+        a, b = pre.weight[:, :, 0, 0], pre.bias           # (3 out, 3 in), (3,)
+        bias = conv.bias + torch.einsum("okyx,k->o", conv.weight, b)
+        conv.weight.copy_(torch.einsum("okyx,kc->ocyx", conv.weight, a))
+        conv.bias.copy_(bias)
+    encoder.preprocess = nn.Identity()
+
+
 class VGGEncoder(nn.Module):
     """VGG-19 prefix up to `last` (e.g. "r31", "r41") with reflection padding.
 
@@ -108,6 +123,14 @@ class VGGEncoder(nn.Module):
         else:
             raise ValueError(f"unknown VGG layer {last!r}")
         self.last = last
+        # ceil_pool: pool partial windows at the bottom/right edge instead of needing H and W to be
+        # multiples of the stride. Identical on aligned frames; the content graph sets it so that it
+        # needs no stride padding pass (training keeps PyTorch's floor, on aligned crops).
+        self.ceil_pool = False
+        # padded_input: the caller has reflection-padded the input by one pixel (the content graph
+        # does it on uint8, a quarter of the float traffic) and folded `preprocess` into conv1_1
+        # (see fold_preprocess), so the first conv takes the input as it is.
+        self.padded_input = False
         if weights is not None:
             self.load_pretrained(weights, normalised)
         self.requires_grad_(False)
@@ -128,12 +151,16 @@ class VGGEncoder(nn.Module):
         wanted = set(outputs or (self.last,))
         result = {}
         x = self.preprocess(x)
+        first = True
         for layer in self.layers:
             if layer == "pool":
-                x = F.max_pool2d(x, 2, 2)
+                x = F.max_pool2d(x, 2, 2, ceil_mode=self.ceil_pool)
                 continue
             name = layer[0]
-            x = self.convs[name](F.pad(x, (1, 1, 1, 1), mode="reflect"))
+            if not (first and self.padded_input):
+                x = F.pad(x, (1, 1, 1, 1), mode="reflect")
+            first = False
+            x = self.convs[name](x)
             if name in wanted:
                 result[name] = x
             x = F.relu(x)

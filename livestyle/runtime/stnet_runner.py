@@ -1,7 +1,7 @@
 """The exported STNet on ONNX Runtime: style image -> style state, frame + style state -> frame.
 
 The content graph takes and returns RGB uint8 frames (N, H, W, 3) of any size: layout, scaling,
-padding to the encoder's stride, cropping, the strength blend and rounding all run inside it, so
+partial-window pooling instead of stride padding, cropping, the strength blend and rounding all run inside it, so
 the host does no per-pixel work and frames cross to a GPU and back as 3 bytes a pixel. Frames go
 through ONNX Runtime's IO binding: on CUDA/TensorRT the output lives in a device buffer reused
 for every frame of a size (one copy back to the host per frame) and the style state is uploaded

@@ -315,6 +315,21 @@ class STNetTrainer:
         return path
 
 
+def decoder_output_scaling(model) -> tuple[float, float]:
+    """(scale, offset) folded into a content graph's last decoder conv: recorded in the graph's
+    metadata since the QuantizeLinear graphs; the earlier uint8 graphs (session 3) folded 255 and
+    a +0.5 rounding offset; float-input graphs folded nothing."""
+    props = {p.key: p.value for p in model.metadata_props}
+    if "decoder_output_scale" in props:
+        return float(props["decoder_output_scale"]), float(props.get("decoder_output_offset", 0.0))
+    from onnx import TensorProto
+
+    frame = next((i for i in model.graph.input if i.name == "frame"), None)
+    if frame is not None and frame.type.tensor_type.elem_type == TensorProto.UINT8:
+        return 255.0, 0.5
+    return 1.0, 0.0
+
+
 def load_exported_weights(net: STNet, folder: Path) -> dict[str, str]:
     """Decoder and transform weights from exported STNet graphs (their initializers keep the torch
     parameter names). Returns each graph's sha256 for the manifest's record of the start point."""
@@ -329,10 +344,17 @@ def load_exported_weights(net: STNet, folder: Path) -> dict[str, str]:
         if not path.is_file():
             raise UserError(f"{path}: not found (init_from names a folder of exported STNet graphs)")
         digests[name] = sha256(path)
-        for init in onnx.load(str(path)).graph.initializer:
+        model = onnx.load(str(path))
+        for init in model.graph.initializer:
             key = init.name.removeprefix("net.")
             if key.startswith(("decoder.", "transform.")):
                 state[key] = torch.from_numpy(numpy_helper.to_array(init).copy())
+        if name == "stnet_content.onnx":
+            scale, offset = decoder_output_scaling(model)
+            last = max((k for k in state if k.startswith("decoder.convs.")), key=lambda k: int(k.split(".")[2]))
+            index = last.split(".")[2]
+            state[f"decoder.convs.{index}.weight"] /= scale
+            state[f"decoder.convs.{index}.bias"] = (state[f"decoder.convs.{index}.bias"] - offset) / scale
     wanted = {k for k in net.state_dict() if k.startswith(("decoder.", "transform."))}
     missing = sorted(wanted - set(state))
     if missing:
