@@ -201,3 +201,18 @@ def test_each_epoch_logs_diversity_realism_and_keeps_the_best(tiny_set, tmp_path
 
     manifest = export_mvnet(path, tmp_path / "exported")  # the resize generator exports with parity
     assert manifest["graphs"]["mvnet.onnx"]["max_abs_diff"] <= TOLERANCE
+
+
+def test_mode_seeking_pays_for_looks_as_varied_as_the_paintings():
+    """loss.ms: 1 when every generated image has the same look, 0 when they vary as their paired
+    paintings do (the collapse the starter runs showed, and its cure)."""
+    from livestyle.models.vgg import VGGEncoder
+    from livestyle.train.mvnet_trainer import mode_seeking_loss
+
+    torch.manual_seed(0)
+    vgg = VGGEncoder("r31").eval()
+    real = torch.rand(6, 3, 32, 32) * torch.rand(6, 3, 1, 1) * 2 - 1  # different palettes
+    one_look = real[:1].expand(6, -1, -1, -1).contiguous()
+    with torch.no_grad():
+        assert mode_seeking_loss(vgg, one_look, real) > 0.99
+        assert mode_seeking_loss(vgg, real.clone(), real) < 1e-6
