@@ -412,8 +412,9 @@ class Runtime:
     """The shipped graphs on ONNX Runtime, and render's tick/frame loop around them."""
 
     def __init__(self, models: Path | None, threads: int, providers: tuple[str, ...], smoothing: float,
-                 styles: Path | None = None):
+                 styles: Path | None = None, reactive=None):
         from livestyle.commands.render import RenderConfig
+        from livestyle.runtime.reactive import ReactiveConfig
         from livestyle.io.images import fit_height, read_image
         from livestyle.runtime.manifest import models_dir
         from livestyle.runtime.mvnet_runner import MVNetRunner
@@ -421,6 +422,7 @@ class Runtime:
         from livestyle.runtime.stnet_runner import STNetRunner
 
         self.render_cfg = RenderConfig()
+        self.reactive = reactive if reactive is not None else ReactiveConfig()  # render's default: on
         self.smoothing = smoothing
         self.style_size = self.render_cfg.style_size
         self.tick_seconds = 1.0 / self.render_cfg.style_hz          # as RenderPlan
@@ -442,8 +444,10 @@ class Runtime:
         from livestyle.controls import Controls
         from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 
+        from livestyle.runtime.reactive import Reactive
+
         return StyleTicker(self.mvnet, self.stnet, TickSettings(self.style_size, self.smoothing, self.tick_seconds),
-                           Controls(seed=seed), self.bank)
+                           Controls(seed=seed), self.bank, Reactive(self.reactive, self.tick_seconds))
 
     def run(self, audio: np.ndarray, seconds: float, seed: int = 0, frame_times=None,
             keep_styles: bool = False, on_frame=None) -> Pass:
@@ -668,7 +672,11 @@ def run(args: argparse.Namespace) -> dict:
     sets = load_pieces(args.set)
     plan = make_plan(sets["pieces"], args.quick, args.seeds, args.seed_pieces, args.loudness_pieces,
                      args.timing_ticks)
-    rt = Runtime(args.models, args.threads, tuple(args.providers.split(",")), args.smoothing, args.styles)
+    from livestyle.config import to_dict
+    from livestyle.runtime.reactive import load_reactive_config
+
+    rt = Runtime(args.models, args.threads, tuple(args.providers.split(",")), args.smoothing, args.styles,
+                 load_reactive_config(args.config, args.no_reactive))
     sr = rt.sample_rate
 
     print(f"fidelity: set {args.set}{' (quick)' if args.quick else ''}, {len(plan.pieces)} pieces x "
@@ -800,7 +808,8 @@ def run(args: argparse.Namespace) -> dict:
                      "models": str(rt.folder), "providers": rt.stnet.provider, "threads": args.threads,
                      "seeds": plan.seeds, "seed_pieces": [p["id"] for p in plan.seed_pieces],
                      "loudness_pieces": [p["id"] for p in plan.loud_pieces], "identification_guard_s": guard,
-                     "styles": None if args.styles is None else str(args.styles)},
+                     "styles": None if args.styles is None else str(args.styles),
+                     "reactive": to_dict(rt.reactive)},
         "targets": {k: {"value": _round(figures[k]), "target": f"{op} {thr:g}", "result": check(k, figures[k]),
                         "what": what} for k, (op, thr, what) in TARGETS.items()},
         "pieces": per_piece,
@@ -892,6 +901,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--styles", type=Path, default=None, metavar="DIR",
                         help="measure render's --styles mode: the music chooses and blends among this folder's "
                              "images (default: MVNet's image is the style)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="a livestyle config whose reactive: section to measure (default: the built-in defaults)")
+    parser.add_argument("--no-reactive", action="store_true",
+                        help="measure with the reactive mapping off (loudness leaves the picture alone)")
     parser.add_argument("--providers", default="cpu", help="ONNX Runtime providers, comma-separated (default cpu)")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
     parser.add_argument("--cache", type=Path, default=REPO / "runs" / "fidelity_audio",

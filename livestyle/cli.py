@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     styles.add_argument("--styles", type=Path, default=None, metavar="DIR",
                         help="a folder of your own style images (up to 64): each tick the music chooses and "
                              "blends among them, instead of painting with MVNet's image itself")
+    styles.add_argument("--no-reactive", action="store_true",
+                        help="the music's loudness and attacks leave the picture alone (by default loud "
+                             "passages get full style and a bright, contrasty look, quiet ones a paler, "
+                             "calmer one; tune it in the config's reactive: section)")
 
     p = sub.add_parser("stylize", parents=runtime, help="restyle one image with one style image",
                        description="Restyle CONTENT with the style of STYLE using the exported STNet "
@@ -169,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(MVNet, fixed z) that paints the newest camera frame (STNet). Slow "
                                    "stages drop frames and style ticks instead of falling behind. Shows a "
                                    "window by default (F: fullscreen, Space: freeze the style, N/P: next/"
-                                   "previous seed, Esc/Q: quit); -o records and "
+                                   "previous seed, C: calibrate the input gain to the room, +/-: gain "
+                                   "3 dB up/down, Esc/Q: quit); -o records and "
                                    "--stream sends it out. Ctrl-C ends the set and keeps the recording. "
                                    "Prints frame rate and capture-to-output latency. Needs no torch.")
     src = p.add_mutually_exclusive_group()

@@ -146,6 +146,12 @@ class Ctx:
         (folder / "broken.png").write_bytes(b"not an image at all")
         return folder
 
+    def config(self, name: str, text: str) -> Path:
+        """A livestyle YAML config holding `text`."""
+        path = self.tmp / name
+        path.write_text(text)
+        return path
+
     def read_only(self, folder: Path) -> Path:
         """Make os.access report `folder` unwritable (tests run as root, where chmod does not)."""
         real = os.access
@@ -302,6 +308,31 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
     ("render --styles with an unreadable image",
      lambda c: (render_cmd(c, "--styles", c.broken_bank("bank"), "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
      "not a readable image", "broken.png"),
+    # reactive: (issue 10): the loudness mapping's config section
+    ("render reactive: floor above the reference",
+     lambda c: (render_cmd(c, "--config", c.config("up.yaml", "reactive:\n  reference_dbfs: -60\n"), "-o", c.tmp / "o.mp4"),
+                c.tmp / "o.mp4", []),
+     "must be above floor_dbfs", "up.yaml"),
+    ("render reactive: strength beyond 1",
+     lambda c: (render_cmd(c, "--config", c.config("s.yaml", "reactive:\n  strength_loud: 2\n"), "-o", c.tmp / "o.mp4"),
+                c.tmp / "o.mp4", []),
+     "strength_loud must be in [0, 1]", "s.yaml"),
+    ("live reactive: a level that is not a number",
+     lambda c: (live_cmd(c, "--config", c.config("n.yaml", "reactive:\n  floor_dbfs: quiet\n"), "-o", c.tmp / "o.mp4"),
+                c.tmp / "o.mp4", []),
+     "floor_dbfs must be a number", "n.yaml"),
+    ("live reactive: brightness beyond 100 %",
+     lambda c: (live_cmd(c, "--config", c.config("b.yaml", "reactive:\n  brightness_loud: 250\n"), "-o", c.tmp / "o.mp4"),
+                c.tmp / "o.mp4", []),
+     "percentage in [-100, 100]", "b.yaml"),
+    ("live input_gain_db that is not a number",
+     lambda c: (live_cmd(c, "--config", c.config("g.yaml", "live:\n  input_gain_db: loud\n"), "-o", c.tmp / "o.mp4"),
+                c.tmp / "o.mp4", []),
+     "input_gain_db must be a number of dB", "g.yaml"),
+    ("render reactive: an unknown key",
+     lambda c: (render_cmd(c, "--config", c.config("k.yaml", "reactive:\n  loudness: 3\n"), "-o", c.tmp / "o.mp4"),
+                c.tmp / "o.mp4", []),
+     "unknown key(s) loudness", "k.yaml"),
 ]
 
 

@@ -43,6 +43,7 @@ from livestyle.runtime.manifest import model_info, models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
 from livestyle.runtime.style_bank import StyleBank
+from livestyle.runtime.reactive import Reactive, ReactiveConfig, load_reactive_config
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class LiveConfig:
     stream_kbps: int = 4000
     status_every: float = 2.0     # seconds between status lines on a terminal
     styles_temperature: float = 0.5  # --styles: lower = the music picks one look, higher = blends
+    input_gain_db: float = 0.0    # added to the measured level for the reactive mapping; C/+/- keys change it
 
 
 @dataclass
@@ -81,6 +83,7 @@ class LiveJob:
     providers: tuple[str, ...] | None = None
     models: Path | None = None
     styles: Path | None = None    # a folder of the user's style images: the music chooses among them
+    reactive: ReactiveConfig = field(default_factory=ReactiveConfig)  # loudness/onsets -> the picture
     status: bool = True
 
 
@@ -155,7 +158,7 @@ def live(job: LiveJob) -> LiveStats:
     shown = pipeline.latest()
     timeline = AudioTimeline(mel_cfg.sample_rate)
 
-    controls = Controls(seed=cfg.seed)
+    controls = Controls(seed=cfg.seed, input_gain_db=cfg.input_gain_db)
     outputs: list[Any] = []
     video = None
     try:  # what a user can get wrong first, then the models (TensorRT may take minutes to build)
@@ -172,7 +175,8 @@ def live(job: LiveJob) -> LiveStats:
         bank = None if job.styles is None else StyleBank.from_folder(job.styles, stnet, cfg.style_size,
                                                                      cfg.styles_temperature)
         ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
-                             TickSettings(cfg.style_size, cfg.smoothing, 1.0 / cfg.style_hz), controls, bank)
+                             TickSettings(cfg.style_size, cfg.smoothing, 1.0 / cfg.style_hz), controls, bank,
+                             Reactive(job.reactive, 1.0 / cfg.style_hz))
         stats = LiveStats(provider=stnet.provider)
         t0 = time.monotonic()
         if job.record:
@@ -200,7 +204,7 @@ def live(job: LiveJob) -> LiveStats:
                 pipeline.stop.wait(period)
                 continue
             now = time.monotonic()
-            states.put(ticker.tick(timeline, start, None if last is None else now - last))
+            states.put(ticker.tick(timeline, start, None if last is None else now - last, anchor=timeline.end))
             timeline.release_before(max(0, start))
             last = now
             stats.ticks += 1
@@ -310,6 +314,9 @@ def run(args: argparse.Namespace) -> None:
     if args.json is not None:
         check_output(args.json, (args.clip, args.audio, args.output), option="--json file")
     cfg, runtime = load_live_config(args.config)
+    gain = cfg.input_gain_db
+    if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not -60.0 <= gain <= 60.0:
+        raise UserError(f"{args.config}:live: input_gain_db must be a number of dB in [-60, 60], not {gain!r}")
     for name in ("seed", "smoothing"):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
@@ -318,7 +325,7 @@ def run(args: argparse.Namespace) -> None:
                   window=window, fullscreen=args.fullscreen, record=args.output, stream=args.stream,
                   stream_format=args.stream_format, size=args.size, height=args.height, duration=args.duration,
                   cfg=cfg, runtime=runtime, providers=args.providers, models=args.models, styles=args.styles,
-                  status=not args.quiet)
+                  status=not args.quiet, reactive=load_reactive_config(args.config, args.no_reactive))
     stats = live(job)
     summary = stats.summary()
     if args.json:

@@ -44,6 +44,7 @@ from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
 from livestyle.runtime.style_bank import StyleBank
 from livestyle.runtime.style_state import StyleTrack
+from livestyle.runtime.reactive import Reactive, ReactiveConfig, load_reactive_config
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class RenderJob:
     codec: str | None = None
     models: Path | None = None
     styles: Path | None = None    # a folder of the user's style images: the music chooses among them
+    reactive: ReactiveConfig = field(default_factory=ReactiveConfig)  # loudness/onsets -> the picture
     progress: bool = True
 
 
@@ -272,7 +274,8 @@ def render(job: RenderJob) -> RenderStats:
     stnet = STNetRunner(engine, folder, style_size=cfg.style_size)
     bank = None if job.styles is None else StyleBank.from_folder(job.styles, stnet, cfg.style_size, cfg.styles_temperature)
     ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
-                         TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds), Controls(seed=cfg.seed), bank)
+                         TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds), Controls(seed=cfg.seed), bank,
+                         Reactive(job.reactive, plan.tick_seconds))
     mel_cfg = ticker.mel_config
     writer: VideoWriter | None = None  # created last, inside the try that deletes it on any failure
     pipeline = Pipeline()
@@ -320,6 +323,7 @@ def load_render_config(path: Path | None) -> tuple[RenderConfig, RuntimeConfig]:
             load_config(RuntimeConfig, path, section="runtime"))
 
 
+
 def run(args: argparse.Namespace) -> None:
     """`livestyle render`: options -> job -> result on the terminal."""
     cfg, runtime = load_render_config(args.config)
@@ -329,7 +333,8 @@ def run(args: argparse.Namespace) -> None:
             setattr(cfg, name, value)
     job = RenderJob(args.input, args.output, cfg, runtime, providers=args.providers, audio=args.audio,
                     start=args.start, duration=args.duration, size=args.size, height=args.height,
-                    codec=args.codec, models=args.models, styles=args.styles, progress=not args.quiet)
+                    codec=args.codec, models=args.models, styles=args.styles, progress=not args.quiet,
+                    reactive=load_reactive_config(args.config, args.no_reactive))
     stats = render(job)
     if not args.quiet:
         print(f"{stats.output}: {stats.frames} frames in {stats.seconds:.1f} s "

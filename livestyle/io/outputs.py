@@ -13,7 +13,7 @@ from typing import Any
 import av
 import numpy as np
 
-from livestyle.controls import Controls
+from livestyle.controls import GAIN_STEP_DB, Controls
 from livestyle.errors import UserError
 from livestyle.io.encode import VideoWriter, check_encoder, rgb_frame
 from livestyle.native_output import captured_native_output
@@ -87,7 +87,12 @@ class WindowOutput:
                 self.controls.frozen = not self.controls.frozen
             elif event.key in (pg.K_n, pg.K_p):
                 self.controls.seed = max(0, self.controls.seed + (1 if event.key == pg.K_n else -1))  # seeds are >= 0
-            pg.display.set_caption(f"{self.title}  seed {self.controls.seed}"
+            elif event.key == pg.K_c:
+                self.controls.calibrate = True
+            elif event.key in (pg.K_PLUS, pg.K_EQUALS, pg.K_KP_PLUS, pg.K_MINUS, pg.K_KP_MINUS):
+                up = event.key in (pg.K_PLUS, pg.K_EQUALS, pg.K_KP_PLUS)
+                self.controls.input_gain_db += GAIN_STEP_DB if up else -GAIN_STEP_DB
+            pg.display.set_caption(f"{self.title}  seed {self.controls.seed}  gain {self.controls.input_gain_db:+.0f} dB"
                                    + ("  (style frozen)" if self.controls.frozen else ""))
         surface = pg.image.frombuffer(np.ascontiguousarray(image).tobytes(), (w, h), "RGB")
         sw, sh = self.screen.get_size()

@@ -113,9 +113,10 @@ class STNetRunner:
         self._state = state  # keep the bound arrays alive as long as they are bound
         self._state_key = key
 
-    def stylize(self, frame: np.ndarray, state: StyleState, strength: float = 1.0) -> np.ndarray:
+    def stylize(self, frame: np.ndarray, state: StyleState, strength: float | None = None) -> np.ndarray:
         """frame RGB uint8 (H,W,3), any size -> stylised RGB uint8 of the same size. `strength`
-        0 = the raw frame, 1 = full style."""
+        0 = the raw frame, 1 = full style; by default the state's own (the reactive mapping's)."""
+        strength = state.strength if strength is None else strength
         h, w = frame.shape[:2]
         frame = np.ascontiguousarray(frame, dtype=np.uint8)[None]
         self._bind_state(state, strength)

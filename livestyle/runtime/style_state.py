@@ -20,15 +20,19 @@ import numpy as np
 
 @dataclass
 class StyleState:
-    """What the content branch needs from a style: per-channel mean and the 32x32 style matrix.
-    Plain arrays, so they can be cached, smoothed and blended."""
+    """What the content branch needs from a style: per-channel mean, the 32x32 style matrix and
+    the strength to apply it with (0 = the raw frame, 1 = full style; the reactive mapping sets
+    it per tick, so it is smoothed and interpolated with the rest). Plain arrays, so they can be
+    cached, smoothed and blended."""
     mean: np.ndarray    # (1, C) float32
     matrix: np.ndarray  # (1, 32, 32) float32
+    strength: float = 1.0
 
     def lerp(self, other: "StyleState", weight: float) -> "StyleState":
         """(1 - weight) * self + weight * other."""
         w = np.float32(weight)
-        return StyleState(self.mean + w * (other.mean - self.mean), self.matrix + w * (other.matrix - self.matrix))
+        return StyleState(self.mean + w * (other.mean - self.mean), self.matrix + w * (other.matrix - self.matrix),
+                          float(self.strength + weight * (other.strength - self.strength)))
 
     @staticmethod
     def blend(states: Sequence["StyleState"], weights: Sequence[float]) -> "StyleState":
@@ -38,7 +42,8 @@ class StyleState:
             raise ValueError("blend needs as many non-negative weights as states, not all zero")
         w = (w / w.sum()).astype(np.float32)
         return StyleState(sum(wi * s.mean for wi, s in zip(w, states)).astype(np.float32),
-                          sum(wi * s.matrix for wi, s in zip(w, states)).astype(np.float32))
+                          sum(wi * s.matrix for wi, s in zip(w, states)).astype(np.float32),
+                          float(sum(float(wi) * s.strength for wi, s in zip(w, states))))
 
 
 class StyleSmoother:

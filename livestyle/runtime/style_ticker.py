@@ -9,7 +9,9 @@ smoothing takes the time since the previous tick, and a StyleTrack interpolates 
 ticks. What a performer or a controller changes (seed, freeze; later strength, bypass, bank
 choice from keys, OSC or MIDI) lives in livestyle.controls, read at every tick. With a StyleBank
 (the user's own images) the generated image chooses and blends among the bank's states instead of
-being the style itself. `measure_dynamics` gives the level and onsets the mel front end loses.
+being the style itself. `measure_dynamics` gives the level and onsets the mel front end loses;
+with a Reactive mapping (runtime/reactive.py) they set each tick's strength and the style
+image's brightness and contrast.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import numpy as np
 
 from livestyle.audio.dynamics import Dynamics, dynamics
 from livestyle.audio.features import IncrementalMel, MelConfig, clip_start_for
-from livestyle.controls import Controls
+from livestyle.controls import CALIBRATE_HEADROOM_DB, CALIBRATE_SECONDS, Controls
+from livestyle.image_adjust import adjust
+from livestyle.runtime.reactive import NEUTRAL, Look, Reactive
 from livestyle.runtime.mvnet_runner import MVNetRunner, seeded_z
 from livestyle.runtime.stnet_runner import STNetRunner
 from livestyle.runtime.style_bank import StyleBank
@@ -53,8 +57,9 @@ def trailing_start(end: int, clip_samples: int, hop: int) -> int:
 
 class StyleTicker:
     def __init__(self, mvnet: MVNetRunner, stnet: STNetRunner, settings: TickSettings | None = None,
-                 controls: Controls | None = None, bank: StyleBank | None = None):
-        self.mvnet, self.stnet, self.bank = mvnet, stnet, bank
+                 controls: Controls | None = None, bank: StyleBank | None = None,
+                 reactive: Reactive | None = None):
+        self.mvnet, self.stnet, self.bank, self.reactive = mvnet, stnet, bank, reactive
         self.settings = settings or TickSettings()
         self.controls = controls or Controls()
         self.mel_config: MelConfig = mvnet.mel_config
@@ -64,6 +69,7 @@ class StyleTicker:
         self._z: np.ndarray | None = None
         self.state: StyleState | None = None
         self.last_dynamics: Dynamics | None = None   # level and onsets of the last tick's audio
+        self.last_look: Look = NEUTRAL                # what the reactive mapping set last tick
 
     # -- where the window sits
     def centred_start(self, seconds: float) -> int:
@@ -90,17 +96,26 @@ class StyleTicker:
         """(3,128,256) log-mel -> MVNet style image (1,3,64,64) in [-1,1]."""
         return self.mvnet.style_tensor(mel[None], self.z)
 
-    def style_state(self, image: np.ndarray) -> StyleState:
-        """MVNet's image as the style, or, with a bank of the user's images, the blend of their
-        states that the image chooses."""
+    def style_state(self, image: np.ndarray, look: Look = NEUTRAL) -> StyleState:
+        """MVNet's image as the style (brightness and contrast of `look` applied to it first), or,
+        with a bank of the user's images, the blend of their states that the image chooses; the
+        state carries the look's strength."""
         if self.bank is not None:
-            return self.bank.state(image)
-        return self.stnet.style_state_tensor(style_input(image, self.settings.style_size))
+            state = self.bank.state(image)
+        else:
+            style = style_input(image, self.settings.style_size)
+            if look.brightness or look.contrast:
+                hwc = adjust(style[0].transpose(1, 2, 0), look.brightness, look.contrast)
+                style = np.ascontiguousarray(hwc.transpose(2, 0, 1)[None], dtype=np.float32)
+            state = self.stnet.style_state_tensor(style)
+        state.strength = look.strength
+        return state
 
-    def measure_dynamics(self, audio, anchor: int) -> Dynamics:
-        """Level and onsets of the tick's worth of audio before sample `anchor` (the window's
-        centre in render, its end in live)."""
-        n = max(1, round(self.settings.tick_seconds * self.mel_config.sample_rate))
+    def measure_dynamics(self, audio, anchor: int, seconds: float | None = None) -> Dynamics:
+        """Level and onsets of the audio before sample `anchor` (the window's centre in render, its
+        end in live): `seconds` of it, by default one tick's worth."""
+        seconds = self.settings.tick_seconds if seconds is None else seconds
+        n = max(1, round(seconds * self.mel_config.sample_rate))
         read = audio.read if hasattr(audio, "read") else None
         if read is not None:
             samples = read(anchor - n, n)
@@ -111,11 +126,31 @@ class StyleTicker:
         return self.last_dynamics
 
     # -- the whole tick
-    def tick(self, audio, start: int, seconds: float | None = None) -> StyleState:
+    def look(self, audio, anchor: int, seconds: float | None = None) -> Look:
+        """The reactive mapping's look for the audio before sample `anchor` (neutral without one)."""
+        if self.reactive is None or not self.reactive.cfg.enabled:
+            return NEUTRAL
+        cfg = self.reactive.cfg
+        if self.controls.calibrate:  # the C key: this room's normal level -> just under the loud end
+            self.controls.calibrate = False
+            heard = self.measure_dynamics(audio, anchor, CALIBRATE_SECONDS).level_dbfs
+            if heard > cfg.floor_dbfs - 30.0:  # not silence: a gain from silence would be absurd
+                self.controls.input_gain_db = cfg.reference_dbfs - CALIBRATE_HEADROOM_DB - heard
+        d = self.measure_dynamics(audio, anchor, cfg.level_seconds)
+        if self.controls.input_gain_db:
+            d = Dynamics(d.level_dbfs + self.controls.input_gain_db, d.onset_strength)
+        self.last_look = self.reactive(d, seconds)
+        return self.last_look
+
+    def tick(self, audio, start: int, seconds: float | None = None, anchor: int | None = None) -> StyleState:
         """The smoothed style state for the window starting at sample `start`. `seconds` since the
-        previous tick when ticks are irregular. Frozen: the held state, no work done."""
+        previous tick when ticks are irregular; `anchor`: the sample the tick is for (default the
+        window's centre, as render uses; live passes the newest sample). Frozen: the held state,
+        no work done."""
         if self.controls.frozen and self.state is not None:
             return self.state
-        raw = self.style_state(self.style_image(self.mel_window(audio, start)))
+        anchor = start + self.mel_config.clip_samples // 2 if anchor is None else anchor
+        look = self.look(audio, anchor, seconds)
+        raw = self.style_state(self.style_image(self.mel_window(audio, start)), look)
         self.state = self._smoother(raw, seconds)
         return self.state
