@@ -106,7 +106,12 @@ def _shared_parsers() -> dict[str, argparse.ArgumentParser]:
                          help="settings YAML (see configs/livestyle.yaml)")
     quiet = argparse.ArgumentParser(add_help=False)
     quiet.add_argument("--quiet", action="store_true", help="no progress bar, status line or summary")
-    return {"models": models, "runtime": runtime, "quiet": quiet}
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument("--model", choices=["auto", "lite", "r31"], default=None,
+                       help="which STNet paints the frames: lite (fast on a CPU), r31 (the full model), or "
+                            "auto: lite when only the CPU provider runs, r31 on a GPU (default: runtime.model "
+                            "in the config, auto)")
+    return {"models": models, "runtime": runtime, "quiet": quiet, "model": model}
 
 
 def _add_size(p: argparse.ArgumentParser, default: str) -> None:
@@ -134,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "passages get full style and a bright, contrasty look, quiet ones a paler, "
                              "calmer one; tune it in the config's reactive: section)")
 
-    p = sub.add_parser("stylize", parents=runtime, help="restyle one image with one style image",
+    p = sub.add_parser("stylize", parents=runtime + [shared["model"]], help="restyle one image with one style image",
                        description="Restyle CONTENT with the style of STYLE using the exported STNet "
                                    "graphs. Needs no torch. Any image size works: the frame is padded "
                                    "to the network's stride and cropped back.")
@@ -147,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 256; larger = finer brush strokes)")
     p.set_defaults(command_module="stylize")
 
-    p = sub.add_parser("render", parents=runtime + [shared["quiet"], styles], help="restyle a movie clip with its own music",
+    p = sub.add_parser("render", parents=runtime + [shared["quiet"], shared["model"], styles], help="restyle a movie clip with its own music",
                        description="Restyle every frame of INPUT with style images that MVNet computes "
                                    "20 times a second from the 8.91 s of audio centred on each moment, "
                                    "and write OUTPUT with the original audio muxed back. Needs no torch. "
@@ -166,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", type=int, default=None, help="encoder quality, lower is better (default 20)")
     p.set_defaults(command_module="render")
 
-    p = sub.add_parser("live", parents=runtime + [shared["quiet"], styles],
+    p = sub.add_parser("live", parents=runtime + [shared["quiet"], shared["model"], styles],
                        help="camera + microphone in, restyled video to a window / file / stream",
                        description="Restyle a live camera feed with the music the microphone hears: "
                                    "20 times a second the trailing 8.91 s of audio becomes a style image "
@@ -214,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-camera", action="store_true", help="do not touch any camera")
     p.set_defaults(command_module="doctor")
 
-    p = sub.add_parser("bench", parents=runtime + [shared["quiet"]],
+    p = sub.add_parser("bench", parents=runtime + [shared["quiet"], shared["model"]],
                        help="latency and fps per stage and per execution provider",
                        description="Time every stage of the pipeline (audio front end, MVNet, STNet style "
                                    "branch, STNet content branch per frame size) on each execution "
@@ -250,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Export trained weights to ONNX and record sha256 and the max "
                                    "abs difference vs torch in exported/manifest.json. Needs the "
                                    "train extra (torch).")
-    p.add_argument("model", choices=["stnet", "mvnet"], help="which network")
+    p.add_argument("model", choices=["stnet", "lite", "mvnet"], help="which network (lite needs r31 exported first: it shares its style graph)")
     p.add_argument("--checkpoint", default=None,
                    help="trained weights (.pt; default runs/stnet/stnet_r31.pt or runs/mvnet/mvnet.pt)")
     p.add_argument("--out-dir", default=str(REPO / "exported"), help="where the .onnx files go")
@@ -264,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a network (resumable)",
                        description="Train with the settings in a YAML config. Interrupt at any time: "
                                    "running the same command again resumes from the last checkpoint.")
-    p.add_argument("model", choices=["stnet", "mvnet"], help="which network")
+    p.add_argument("model", choices=["stnet", "lite", "mvnet"],
+                   help="which network: stnet (r31), lite (the CPU content path, distilled from the exported r31), mvnet")
     p.add_argument("--config", type=Path, default=None, help="training YAML (e.g. configs/train_stnet.yaml)")
     p.add_argument("--out-dir", default=None, help="override the config's out_dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar; log lines instead")

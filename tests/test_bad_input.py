@@ -80,9 +80,16 @@ def media(tmp_path_factory) -> dict[str, Path]:
     manifest = json.loads((REPO / "exported" / "manifest.json").read_text())
     del manifest["graphs"]["mvnet.onnx"]["sha256"]
     (no_sha / "manifest.json").write_text(json.dumps(manifest))
+    no_lite = folder / "models_nolite"  # an export with r31 only (symlinked graphs)
+    no_lite.mkdir()
+    manifest = json.loads((REPO / "exported" / "manifest.json").read_text())
+    manifest["models"].pop("lite", None)
+    (no_lite / "manifest.json").write_text(json.dumps(manifest))
+    for graph in (REPO / "exported").glob("*.onnx"):
+        (no_lite / graph.name).symlink_to(graph)
     return {"clip": make_clip(folder / "clip.mp4", 64, 48), "music": make_clip(folder / "music.mp4", 32, 32),
             "tiny": make_clip(folder / "tiny.mp4", 2, 2), "dot": folder / "dot.png", "style": folder / "style.png",
-            "models_list": empty_manifest, "models_nosha": no_sha}
+            "models_list": empty_manifest, "models_nosha": no_sha, "models_nolite": no_lite}
 
 
 # ------------------------------------------------------------------------------------------ helper
@@ -325,6 +332,18 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
      lambda c: (live_cmd(c, "--config", c.config("b.yaml", "reactive:\n  brightness_loud: 250\n"), "-o", c.tmp / "o.mp4"),
                 c.tmp / "o.mp4", []),
      "percentage in [-100, 100]", "b.yaml"),
+    # --model (issue 11)
+    ("render --model lite with an export that has no lite model",
+     lambda c: (render_cmd(c, "--models", c.m["models_nolite"], "--model", "lite", "-o", c.tmp / "o.mp4"),
+                c.tmp / "o.mp4", []),
+     "no 'lite' model recorded", "manifest.json"),
+    ("render --model with an unknown name",
+     lambda c: (render_cmd(c, "--model", "r41", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "invalid choice", "r41"),
+    ("stylize runtime.model unknown in the config",
+     lambda c: (stylize_cmd(c, "--config", c.config("m.yaml", "runtime:\n  model: huge\n"), "-o", c.tmp / "o.png"),
+                c.tmp / "o.png", []),
+     "runtime.model must be one of", "huge"),
     ("live input_gain_db that is not a number",
      lambda c: (live_cmd(c, "--config", c.config("g.yaml", "live:\n  input_gain_db: loud\n"), "-o", c.tmp / "o.mp4"),
                 c.tmp / "o.mp4", []),

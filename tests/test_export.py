@@ -126,3 +126,35 @@ def test_training_can_start_from_the_exported_graphs(exported, tmp_path):
     x, style = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x, style), source(x, style), atol=1e-5, rtol=1e-4)
+
+
+def test_lite_export_shares_r31_style_graph_and_auto_picks_it_on_the_cpu(exported, tmp_path):
+    """`export lite` adds the lite content graph beside r31's (whose style graph it uses); with
+    runtime.model auto a CPU-only engine paints with lite, and r31 stays selectable."""
+    import shutil
+
+    from livestyle.commands.export import export_lite
+    from livestyle.models.stnet_lite import LiteSTNet
+    from livestyle.runtime.sessions import RuntimeConfig
+    from livestyle.runtime.stnet_runner import choose_model
+
+    folder = tmp_path / "exported"
+    shutil.copytree(exported, folder)
+    engine = Engine(providers=("cpu",))
+    assert choose_model("auto", engine, folder) == "stnet"  # no lite exported yet
+    torch.manual_seed(0)
+    ckpt = tmp_path / "lite.pt"
+    torch.save({"kind": "lite", "widths": [8, 16, 32], "refine": 4, "style_channels": 256,
+                "student": LiteSTNet((8, 16, 32), 4).state_dict(), "config": {}}, ckpt)
+    manifest = export_lite(ckpt, folder, "test")
+    lite = manifest["models"]["lite"]
+    assert lite["style_graph"] == "stnet_style.onnx" and lite["stride"] == 8
+    assert manifest["graphs"]["stnet_lite_content.onnx"]["max_level_diff"] <= 1
+    assert choose_model("auto", engine, folder) == "lite"
+    assert choose_model("r31", engine, folder) == "stnet"
+    runner = STNetRunner(Engine(RuntimeConfig(model="auto"), ("cpu",)), folder)
+    assert runner.model == "lite"
+    state = runner.style_state(np.full((64, 64, 3), 128, np.uint8))
+    frame = np.random.default_rng(0).integers(0, 255, (37, 61, 3), dtype=np.uint8)
+    assert runner.stylize(frame, state).shape == (37, 61, 3)
+    assert np.array_equal(runner.stylize(frame, state, strength=0.0), frame)  # strength 0: the raw frame

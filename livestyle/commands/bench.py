@@ -40,7 +40,7 @@ from livestyle.errors import UserError
 from livestyle.commands.render import RenderConfig, RenderJob, render
 from livestyle.io.paths import check_output, write_text
 from livestyle.runtime.sessions import DISPLAY, Engine, ProviderUnavailable, RuntimeConfig, frame_size_limits, validate_providers
-from livestyle.runtime.manifest import model_info, models_dir
+from livestyle.runtime.manifest import load_manifest, model_info, models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings
@@ -109,6 +109,9 @@ def bench_provider(provider: str, cfg: BenchConfig, runtime: RuntimeConfig) -> d
     try:
         stnet = STNetRunner(engine, folder, style_size=RenderConfig().style_size)
         mvnet = MVNetRunner(engine, folder)
+        # every STNet the export has, so one report compares them (the chosen one first)
+        others = [STNetRunner(engine, folder, style_size=RenderConfig().style_size, model=m)
+                  for m in ("stnet", "lite") if m != stnet.model and m in load_manifest(folder).get("models", {})]
     except ProviderUnavailable as exc:
         return {"skipped": exc.reason}
     load_s = time.perf_counter() - t0
@@ -121,23 +124,32 @@ def bench_provider(provider: str, cfg: BenchConfig, runtime: RuntimeConfig) -> d
     timings = [Timing("mvnet (1 window)", timed(lambda: ticker.style_image(window), cfg.warmup, cfg.repeats)),
                Timing(f"style branch ({size}x{size})", timed(lambda: ticker.style_state(style), cfg.warmup, cfg.repeats))]
     frames = {}
-    for w, h in cfg.sizes:
-        stnet.check_frame_size(w, h)
-        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        run_ms: list[float] = []
+    for runner in (stnet, *others):
+        label = MODEL_LABELS.get(runner.model, runner.model)
+        for w, h in cfg.sizes:
+            runner.check_frame_size(w, h)
+            frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            run_ms: list[float] = []
 
-        def stylize() -> None:
-            stnet.stylize(frame, state)
-            run_ms.append(stnet.last_run_ms)
+            def stylize() -> None:
+                runner.stylize(frame, state)
+                run_ms.append(runner.last_run_ms)
 
-        timing = Timing(f"content {w}x{h}", timed(stylize, cfg.warmup, cfg.repeats))
-        timings.append(timing)
-        run_ms = run_ms[cfg.warmup:]
-        frame_ms = statistics.fmean(timing.ms)
-        frames[f"{w}x{h}"] = {"model": stnet.model_name, "frame_ms": round(frame_ms, 3),
-                              "graph_run_ms": round(statistics.fmean(run_ms), 3),
-                              "host_overhead_ms": round(frame_ms - statistics.fmean(run_ms), 3)}
-    return {"load_s": round(load_s, 2), "stages": [t.summary() for t in timings], "frames": frames}
+            # the chosen model's stages keep their old names ("content WxH"): live_capacity reads them
+            name = f"content {w}x{h}" if runner is stnet else f"content {w}x{h} ({label})"
+            timing = Timing(name, timed(stylize, cfg.warmup, cfg.repeats))
+            timings.append(timing)
+            run_ms = run_ms[cfg.warmup:]
+            frame_ms = statistics.fmean(timing.ms)
+            key = f"{w}x{h}" if runner is stnet else f"{w}x{h} {label}"
+            frames[key] = {"model": runner.model_name, "frame_ms": round(frame_ms, 3),
+                           "graph_run_ms": round(statistics.fmean(run_ms), 3),
+                           "host_overhead_ms": round(frame_ms - statistics.fmean(run_ms), 3)}
+    return {"load_s": round(load_s, 2), "model": MODEL_LABELS.get(stnet.model, stnet.model),
+            "stages": [t.summary() for t in timings], "frames": frames}
+
+
+MODEL_LABELS = {"stnet": "r31", "lite": "lite"}
 
 
 def live_capacity(result: dict[str, Any], mel: dict[str, Any], on_cpu: bool, style_hz: int = 20) -> dict[str, Any]:
@@ -150,7 +162,7 @@ def live_capacity(result: dict[str, Any], mel: dict[str, Any], on_cpu: bool, sty
     load = tick_ms * style_hz / 1000.0
     fps = {}
     for name, s in stages.items():
-        if name.startswith("content "):
+        if name.startswith("content ") and "(" not in name:
             fps[name.split(" ", 1)[1]] = round(max(0.0, 1000.0 - tick_ms * style_hz) / s["mean_ms"], 2)
     return {"style_tick_ms": round(tick_ms, 2), "style_load_at_20hz": round(load, 3),
             "style_hz_max": round(1000.0 / tick_ms, 1) if tick_ms > 0 else None, "fps_with_style": fps}
@@ -231,6 +243,8 @@ def format_table(report: dict[str, Any]) -> str:
             lines.append(f"{name:<10} skipped: {result['skipped']}")
             continue
         lines.append(f"{name:<10} {'session load':<28} {result['load_s'] * 1000:>9.0f}")
+        notes.append(f"{name}: frames painted by {result.get('model', 'r31')} (--model); stages marked (…) "
+                     f"time the other STNet of the export")
         for s in result["stages"]:
             lines.append(f"{name:<10} {s['stage']:<28} {s['mean_ms']:>9.2f} {s['p50_ms']:>9.2f} "
                          f"{s['p95_ms']:>9.2f} {s['fps']:>9.2f}")
@@ -257,6 +271,8 @@ def write_json(report: dict[str, Any], path: Path) -> None:
 def run(args: argparse.Namespace) -> None:
     """`livestyle bench`: options -> job -> result on the terminal."""
     runtime = load_config(RuntimeConfig, args.config, section="runtime")
+    if args.model is not None:
+        runtime.model = args.model
     if args.threads is not None:
         runtime.intra_op_threads = args.threads
     cfg = BenchConfig(providers=args.providers or runtime.providers, sizes=tuple(args.sizes), warmup=args.warmup,

@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 OPSET = 17
 TOLERANCE = 1e-4
-DEFAULT_CHECKPOINTS = {"stnet": "runs/stnet/stnet_r31.pt", "mvnet": "runs/mvnet/mvnet.pt"}
+DEFAULT_CHECKPOINTS = {"stnet": "runs/stnet/stnet_r31.pt", "mvnet": "runs/mvnet/mvnet.pt",
+                       "lite": "runs/stnet_lite/stnet_lite.pt"}
 STYLE_SIZES = ((64, 64), (256, 256), (200, 328))          # (H, W): MVNet's 64x64 and others
 CONTENT_SIZES = ((128, 128), (181, 322), (360, 640))       # (H, W); 181x322: not a multiple of the stride
 
@@ -117,8 +118,27 @@ def sink_quantize_into_branches(model) -> bool:
             branch.output.append(helper.make_tensor_value_info(name, TensorProto.UINT8, None))
         branch_if.output[0] = quantize.output[0]
         graph.node.remove(quantize)
+        drop_unused_initializers(graph)
         return True
     return False
+
+
+def drop_unused_initializers(graph) -> None:
+    """Remove initializers no node reads (branches included), e.g. the constants of a moved op;
+    ONNX Runtime would otherwise warn about each one at every load."""
+    used: set[str] = set()
+
+    def collect(g) -> None:
+        for node in g.node:
+            used.update(node.input)
+            for attribute in node.attribute:
+                if attribute.g is not None:
+                    collect(attribute.g)
+
+    collect(graph)
+    used.update(o.name for o in graph.output)
+    for init in [i for i in graph.initializer if i.name not in used]:
+        graph.initializer.remove(init)
 
 
 def parity(module: torch.nn.Module, path: Path, make_inputs, sizes, as_int: bool = False) -> float:
@@ -372,10 +392,68 @@ def export_mvnet(checkpoint: Path, out_dir: Path, training_command: str | None =
     return manifest
 
 
+def export_lite(checkpoint: Path, out_dir: Path, training_command: str | None = None) -> dict[str, Any]:
+    """stnet_lite_content.onnx: the lite content path (models/stnet_lite.py) with r31's content
+    interface; its style graph is r31's stnet_style.onnx, which must already be in `out_dir`."""
+    import tempfile
+
+    from livestyle.models.stnet_lite import LITE_STRIDE, LiteContentBranch, LiteSTNet
+
+    if not checkpoint.is_file():
+        raise UserError(f"{checkpoint}: checkpoint not found (train with `livestyle train lite`)")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if state.get("kind") != "lite":
+        raise UserError(f"{checkpoint}: not a lite STNet checkpoint")
+    net = LiteSTNet(tuple(state["widths"]), state["refine"], state["style_channels"]).eval()
+    net.load_state_dict(state["student"])
+    manifest = read_manifest(out_dir)
+    style_name = "stnet_style.onnx"
+    if style_name not in manifest.get("graphs", {}) or not (out_dir / style_name).is_file():
+        raise UserError(f"{out_dir}: export r31 first (`livestyle export stnet`): the lite model uses its style graph")
+    path = out_dir / "stnet_lite_content.onnx"
+    torch.manual_seed(0)
+
+    def content_inputs(hw):
+        frame = torch.randint(0, 256, (1, *hw, 3), dtype=torch.uint8)
+        return frame, torch.randn(1, state["style_channels"]), torch.randn(1, 32, 32) * 0.1, torch.rand(1) * 0.5 + 0.5
+
+    example = content_inputs((128, 128))
+    with tempfile.TemporaryDirectory() as tmp:
+        twin = LiteContentBranch(net, quantize=False).eval()
+        twin_path = Path(tmp) / "lite_float.onnx"
+        export_graph(twin, example, twin_path, CONTENT_NAMES, ["out"], CONTENT_AXES)
+        float_diff = parity(twin, twin_path, content_inputs, CONTENT_SIZES)
+    branch = LiteContentBranch(net).eval()
+    export_graph(branch, example, path, CONTENT_NAMES, ["out"], CONTENT_AXES, CONTENT_METADATA)
+    level_diff = int(parity(branch, path, content_inputs, CONTENT_SIZES, as_int=True))
+    log.info("parity: lite content %.3g levels (float twin), uint8 output within %d level(s)", float_diff, level_diff)
+    if float_diff / 255.0 > TOLERANCE or level_diff > 1:
+        raise RuntimeError(f"{path.name}: ONNX Runtime differs from torch ({float_diff:.3g} levels, {level_diff} rounded)")
+    manifest["format"] = MANIFEST_FORMAT
+    manifest["graphs"][path.name] = graph_entry(
+        path, dict(manifest["graphs"]["stnet_content.onnx"]["inputs"]) if "stnet_content.onnx" in manifest["graphs"]
+        else {"frame": "uint8 (N,H,W,3) RGB"}, {"out": "uint8 (N,H,W,3) RGB"}, float_diff / 255.0, CONTENT_SIZES)
+    manifest["graphs"][path.name]["max_level_diff"] = level_diff
+    manifest["models"]["lite"] = {
+        "variant": "lite", "stride": LITE_STRIDE, "channels": state["style_channels"],
+        "graphs": [style_name, path.name], "style_graph": style_name, "content_graph": path.name,
+        "architecture": {"widths": list(state["widths"]), "refine": state["refine"],
+                         "module": "livestyle/models/stnet_lite.py"},
+        "training": {"command": training_command or state.get("command"), "config": state.get("config"),
+                     "data": state.get("data"), "final_losses": state.get("final_losses"),
+                     "steps": ((state.get("config") or {}).get("distill") or {}).get("steps")},
+        "exported": {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "checkpoint_sha256": sha256(checkpoint), "torch": torch.__version__,
+                     "command": shlex.join(["livestyle", *sys.argv[1:]]) if sys.argv[0].endswith("livestyle") else None},
+    }
+    write_manifest(out_dir, manifest)
+    return manifest
+
+
 def run(args: argparse.Namespace) -> None:
     """`livestyle export`: options -> job -> result on the terminal."""
     checkpoint = Path(args.checkpoint or DEFAULT_CHECKPOINTS[args.model])
-    exporter = {"stnet": export_stnet, "mvnet": export_mvnet}[args.model]
+    exporter = {"stnet": export_stnet, "mvnet": export_mvnet, "lite": export_lite}[args.model]
     options = {"fp16": args.fp16} if args.model == "stnet" else {}
     manifest = exporter(checkpoint, Path(args.out_dir), training_command=args.training_command, **options)
     for name in manifest["models"][args.model]["graphs"]:

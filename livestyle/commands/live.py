@@ -314,6 +314,8 @@ def run(args: argparse.Namespace) -> None:
     if args.json is not None:
         check_output(args.json, (args.clip, args.audio, args.output), option="--json file")
     cfg, runtime = load_live_config(args.config)
+    if args.model is not None:
+        runtime.model = args.model
     gain = cfg.input_gain_db
     if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not -60.0 <= gain <= 60.0:
         raise UserError(f"{args.config}:live: input_gain_db must be a number of dB in [-60, 60], not {gain!r}")

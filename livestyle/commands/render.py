@@ -327,6 +327,8 @@ def load_render_config(path: Path | None) -> tuple[RenderConfig, RuntimeConfig]:
 def run(args: argparse.Namespace) -> None:
     """`livestyle render`: options -> job -> result on the terminal."""
     cfg, runtime = load_render_config(args.config)
+    if args.model is not None:
+        runtime.model = args.model
     for name in ("fps", "seed", "smoothing", "crf"):
         value = getattr(args, name)
         if value is not None:

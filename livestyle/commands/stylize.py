@@ -18,9 +18,13 @@ log = logging.getLogger(__name__)
 
 def stylize_file(content: Path, style: Path, output: Path, size: tuple[int, int] | None = None,
                  height: int | None = None, style_size: int = 256, models: Path | None = None,
-                 providers: tuple[str, ...] | None = None, config_path: Path | None = None) -> Path:
-    """Restyle `content` with `style`; output has the content's size unless `size`/`height`."""
+                 providers: tuple[str, ...] | None = None, config_path: Path | None = None,
+                 model: str | None = None) -> Path:
+    """Restyle `content` with `style`; output has the content's size unless `size`/`height`;
+    `model`: auto, lite or r31 (default: the config's runtime.model)."""
     cfg = load_config(RuntimeConfig, config_path, section="runtime")
+    if model is not None:
+        cfg.model = model
     # read inputs and check the output before loading any model: fail fast on user mistakes
     content_image = read_image(content)
     style_image = read_image(style)
@@ -44,4 +48,4 @@ def run(args: argparse.Namespace) -> None:
     """`livestyle stylize`: options -> job -> result on the terminal."""
     stylize_file(args.content, args.style, args.output, size=args.size, height=args.height,
                  style_size=args.style_size, models=args.models, providers=args.providers,
-                 config_path=args.config)
+                 config_path=args.config, model=args.model)

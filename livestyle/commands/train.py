@@ -1,4 +1,4 @@
-"""`livestyle train stnet|mvnet`: resumable training from a YAML config (needs the train extra)."""
+"""`livestyle train stnet|lite|mvnet`: resumable training from a YAML config (needs the train extra)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from livestyle.config import load_config
 def run(args: argparse.Namespace) -> None:
     if args.model == "stnet":
         from livestyle.train.stnet_trainer import STNetTrainConfig as Config, STNetTrainer as Trainer
+    elif args.model == "lite":
+        from livestyle.train.lite_trainer import LiteTrainConfig as Config, LiteTrainer as Trainer
     else:
         from livestyle.train.mvnet_trainer import MVNetTrainConfig as Config, MVNetTrainer as Trainer
     cfg = load_config(Config, args.config)

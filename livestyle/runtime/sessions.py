@@ -67,6 +67,9 @@ class RuntimeConfig:
     # side (style and frames), so spinning threads steal the cores the other needs: off is 14-35 %
     # faster for render on 2 cores (bench/RESULTS.md).
     cpu_spinning: bool = False
+    # Which STNet paints the frames: "lite" (the CPU content path), "r31", or "auto": lite when
+    # only the CPU provider can run (and the export has it), r31 on a GPU.
+    model: str = "auto"
     tensorrt: TensorRTOptions = field(default_factory=TensorRTOptions)
     cuda: CUDAOptions = field(default_factory=CUDAOptions)
 

@@ -18,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 
 from livestyle.errors import UserError
-from livestyle.runtime.manifest import checked_graph, model_info
+from livestyle.runtime.manifest import checked_graph, load_manifest, model_info
 from livestyle.runtime.sessions import Engine, frame_size_limits
 from livestyle.runtime.style_state import StyleState
 
@@ -41,13 +41,31 @@ def check_frame_size(width: int, height: int, limits: tuple[int, tuple[int, int]
                         f"for ({max_w}x{max_h}, either orientation; runtime.tensorrt.max_size in the config)")
 
 
+MODEL_CHOICES = ("auto", "lite", "r31")
+MANIFEST_KEYS = {"lite": "lite", "r31": "stnet"}
+
+
+def choose_model(choice: str, engine: Engine, folder: Path) -> str:
+    """The manifest entry for `--model`/runtime.model: auto is lite when the CPU is the only
+    provider this engine can use and the export has a lite model, else r31."""
+    if choice not in MODEL_CHOICES:
+        raise UserError(f"runtime.model must be one of {', '.join(MODEL_CHOICES)}, not {choice!r}")
+    if choice == "auto":
+        has_lite = "lite" in load_manifest(folder).get("models", {})
+        return "lite" if has_lite and engine.available() == ("cpu",) else "stnet"
+    return MANIFEST_KEYS[choice]
+
+
 class STNetRunner:
     """Both STNet graphs, checked against the manifest and loaded on the engine's providers."""
 
     CONTENT_INPUTS = ["frame", "s_mean", "s_matrix", "strength"]
 
-    def __init__(self, engine: Engine, folder: Path, style_size: int | None = None, model: str = "stnet"):
-        """`model`: any STNet the manifest lists (its entry names its graphs, stride and channels)."""
+    def __init__(self, engine: Engine, folder: Path, style_size: int | None = None, model: str | None = None):
+        """`model`: any STNet the manifest lists (its entry names its graphs, stride and channels);
+        None: the engine config's choice (runtime.model, --model)."""
+        model = choose_model(engine.cfg.model, engine, folder) if model is None else model
+        self.model = model
         info = model_info(folder, model)
         missing = [k for k in ("style_graph", "content_graph", "stride", "channels") if k not in info]
         if missing:

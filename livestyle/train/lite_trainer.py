@@ -1,0 +1,128 @@
+"""`livestyle train lite`: the lite content path (models/stnet_lite.py) distilled from r31.
+
+The teacher is the shipped r31 (its exported graphs, `teacher:`), whose style branch also gives
+the student its style state, exactly as at run time. Per step, on random content crops and style
+crops of the style work's data set (the frozen held-out set refused):
+
+  pixel     L1 between the student's and the teacher's (clamped) output
+  feature   MSE between VGG-19 relu1_1, relu2_1, relu3_1 of the two outputs
+  temporal  the ReReVST-style term of the r31 trainer: L1 between the student's output on warped,
+            noisy content and its warped output, so the cheap net does not flicker more
+
+Distillation rather than training on the style losses alone: the student then inherits r31's
+balance of content and style, which the held-out quality figures compare against (issue 11), and
+converges in the few thousand CPU steps a session affords. The student's unzip starts from r31's
+(it maps the 32-d coloured space back to r31's feature space, where the style mean is added).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from livestyle.config import to_dict
+from livestyle.io.images import write_image
+from livestyle.models.stnet_lite import LiteSTNet
+from livestyle.train.data import to_image
+from livestyle.train.stnet_trainer import STNetTrainConfig, STNetTrainer, pair_grid, random_smooth_flow, warp
+
+log = logging.getLogger(__name__)
+
+FEATURE_LAYERS = ("r11", "r21", "r31")
+
+
+@dataclass
+class DistillStage:
+    steps: int = 2500
+    batch_size: int = 6
+    lr: float = 1e-3
+    lr_decay: float = 1e-3            # lr / (1 + step * lr_decay)
+    pixel_weight: float = 1.0
+    feature_weight: float = 0.05
+    temporal_weight: float = 1.0
+    temporal_flow: float = 4.0        # pixels of random smooth displacement
+    temporal_noise: float = 0.02
+
+
+@dataclass
+class LiteTrainConfig(STNetTrainConfig):
+    teacher: str = "exported"         # folder of the exported r31 graphs (weights and style branch)
+    widths: tuple[int, int, int] = (16, 32, 64)
+    refine: int = 8
+    out_dir: str = "runs/stnet_lite"
+    distill: DistillStage = field(default_factory=DistillStage)
+
+
+class LiteTrainer(STNetTrainer):
+    """Reuses the r31 trainer's data, checkpoints, logging and resume; `self.net` is the teacher."""
+
+    def __init__(self, cfg: LiteTrainConfig, progress: bool = True, command: str | None = None):
+        cfg.init_from = cfg.teacher   # the r31 trainer loads the exported weights into self.net
+        super().__init__(cfg, progress, command)
+        self.net.eval().requires_grad_(False)
+        self.student = LiteSTNet(tuple(cfg.widths), cfg.refine, self.net.transform.unzip.out_channels)
+        with torch.no_grad():
+            self.student.unzip.load_state_dict(self.net.transform.unzip.state_dict())
+
+    def teacher(self, content: torch.Tensor, style: torch.Tensor):
+        with torch.no_grad():
+            s_mean, s_matrix = self.net.style_state(style)
+            return s_mean, s_matrix, self.net.stylize(content, s_mean, s_matrix).clamp(0, 1)
+
+    def distill_losses(self, content: torch.Tensor, style: torch.Tensor) -> dict:
+        cfg = self.cfg.distill
+        s_mean, s_matrix, target = self.teacher(content, style)
+        out = self.student.stylize(content, s_mean, s_matrix)
+        with torch.no_grad():
+            t_feats = self.loss_net(target, FEATURE_LAYERS)
+        o_feats = self.loss_net(out, FEATURE_LAYERS)
+        pixel = F.l1_loss(out, target)
+        feature = sum(F.mse_loss(o_feats[n], t_feats[n]) for n in FEATURE_LAYERS)
+        total = cfg.pixel_weight * pixel + cfg.feature_weight * feature
+        losses = {"pixel": pixel.detach(), "feature": feature.detach(), "out": out}
+        if cfg.temporal_weight > 0 and self.student.training:
+            grid = random_smooth_flow(content.shape, cfg.temporal_flow)
+            moved = (warp(content, grid) + cfg.temporal_noise * torch.randn_like(content)).clamp(0, 1)
+            temporal = F.l1_loss(self.student.stylize(moved, s_mean, s_matrix), warp(out, grid))
+            total = total + cfg.temporal_weight * temporal
+            losses["temporal"] = temporal.detach()
+        losses["total"] = total
+        return losses
+
+    def train_student(self) -> dict:
+        cfg = self.cfg.distill
+        opt = torch.optim.Adam(self.student.parameters(), lr=cfg.lr)
+
+        def step() -> dict:
+            losses = self.distill_losses(self.content.batch(cfg.batch_size), self.style.batch(cfg.batch_size))
+            losses.pop("out")
+            return losses
+
+        fixed_c, fixed_s = self.content.fixed(4), self.style.fixed(4)
+        n = min(len(fixed_c), len(fixed_s))
+        fixed_c, fixed_s = fixed_c[:n], fixed_s[:n]
+
+        def sample(path: Path) -> None:
+            out = self.distill_losses(fixed_c, fixed_s)["out"].clamp(0, 1)
+            write_image(path, to_image(pair_grid(fixed_c, fixed_s, out)))
+
+        return self._run("lite", cfg.steps, self.student, opt, step, sample,
+                         lr_fn=lambda t: cfg.lr / (1 + t * cfg.lr_decay))
+
+    def train(self, evaluate: bool = False) -> Path:
+        losses = self.train_student()
+        path = self.out / "stnet_lite.pt"
+        cfg = self.cfg
+        final = {k: round(float(v), 5) for k, v in losses.items()} if losses else {}
+        torch.save({"kind": "lite", "widths": list(cfg.widths), "refine": cfg.refine,
+                    "style_channels": self.student.style_channels, "student": self.student.state_dict(),
+                    "config": to_dict(cfg), "final_losses": final, "command": self.command,
+                    "data": {"content_dir": cfg.content_dir, "content_images": len(self.content),
+                             "style_dir": cfg.style_dir, "style_images": len(self.style),
+                             "teacher": cfg.teacher, "teacher_sha256": self.init_sha256}}, path)
+        log.info("wrote %s (final losses %s)", path, final)
+        return path
