@@ -2,6 +2,7 @@
 
     python bench/stnet_quality.py                                   # the shipped graphs in exported/
     python bench/stnet_quality.py --models exported --models /tmp/old_export   # side by side
+    python bench/stnet_quality.py --models exported:r31 --models exported:lite  # lite vs r31 (+ SSIM)
     python bench/stnet_quality.py [--data runs/stnet_data] [--json bench/stnet_quality.json]
                                   [-o docs/stnet_quality_grid.png] [--threads 1]
                                   [--contents N] [--styles N] [--frames N]
@@ -106,9 +107,32 @@ TARGETS = {  # figure: (comparison, threshold)
 # The package is being restructured: every livestyle module this script uses is named here, with
 # the layout of the commit the script was written against first and the restructured one second.
 
-def load_runner(folder: Path, threads: int = 1) -> STNetRunner:
-    """The exported STNet graphs in `folder` on ONNX Runtime's CPU provider."""
-    return STNetRunner(Engine(RuntimeConfig(intra_op_threads=threads), ("cpu",)), folder)
+MODEL_SUFFIXES = {"r31": "stnet", "lite": "lite"}
+
+
+def split_model(spec: Path) -> tuple[Path, str]:
+    """`--models DIR[:r31|:lite]` -> (folder, manifest entry); r31 when no model is named."""
+    folder, _, model = str(spec).rpartition(":")
+    if folder and model in MODEL_SUFFIXES:
+        return Path(folder), MODEL_SUFFIXES[model]
+    return spec, "stnet"
+
+
+def load_runner(spec: Path, threads: int = 1) -> STNetRunner:
+    """The exported STNet graphs of `spec` (DIR or DIR:lite) on ONNX Runtime's CPU provider."""
+    folder, model = split_model(spec)
+    return STNetRunner(Engine(RuntimeConfig(intra_op_threads=threads), ("cpu",)), folder, model=model)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004: Gaussian window sigma 1.5, K1 0.01, K2 0.03) of the grey
+    versions of two uint8 RGB images of one size."""
+    x, y = (cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float64) for im in (a, b))
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    blur = lambda im: cv2.GaussianBlur(im, (11, 11), 1.5)  # noqa: E731
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    return float((((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))).mean())
 
 
 def load_vgg() -> torch.nn.Module:
@@ -358,7 +382,7 @@ def manifest_heldout(folder: Path) -> dict | None:
 def graph_digests(folder: Path) -> dict:
     try:
         graphs = json.loads((folder / "manifest.json").read_text())["graphs"]
-        return {k: graphs[k]["sha256"] for k in ("stnet_style.onnx", "stnet_content.onnx") if k in graphs}
+        return {k: graphs[k]["sha256"] for k in ("stnet_style.onnx", "stnet_content.onnx", "stnet_lite_content.onnx") if k in graphs}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
 
@@ -407,8 +431,9 @@ def image_figures(inputs: dict, outputs: dict, encoder, content_grams: dict, sty
 def evaluate_model(index: int, args, inputs: dict, shared: dict) -> dict:
     """Every figure of the index-th --models folder."""
     t0 = time.perf_counter()
-    folder = args.models[index]
-    runner = load_runner(folder, args.threads)
+    spec = args.models[index]
+    runner = load_runner(spec, args.threads)
+    folder = split_model(spec)[0]
     pairs, encoder = inputs["pairs"], shared["encoder"]
 
     # figures 1-3 and the grid: images at 256 px on the long side
@@ -416,6 +441,12 @@ def evaluate_model(index: int, args, inputs: dict, shared: dict) -> dict:
     outputs = {(c, s): runner.stylize(inputs["contents"][c], states[s]) for c, s in pairs}
     result = image_figures(inputs, outputs, encoder, shared["content_grams"], shared["style_grams"],
                            shared["style_moments"])
+    # issue 11: how close a model's outputs are to the first --models entry's (r31's), pair by pair
+    if index == 0:
+        shared["reference_outputs"] = outputs
+    else:
+        reference = shared["reference_outputs"]
+        result["ssim_to_first_model"] = float(np.mean([ssim(outputs[p], reference[p]) for p in pairs]))
 
     # figure 4: the trainer's losses on its 256x256 eval crops
     content_loss, style_loss, content_layer, style_layers = shared["losses"]
@@ -461,7 +492,7 @@ def evaluate_model(index: int, args, inputs: dict, shared: dict) -> dict:
     result["per_style"] = result.pop("per_style")  # (key order in the JSON: per-style after the means)
     result["per_pair"] = [{"content": c, "style": s, **v} for (c, s), v in result.pop("per_pair").items()]
     result["palette_spread_per_content"] = result.pop("palette_spread_per_content")
-    return {"folder": str(folder), "graphs_sha256": graph_digests(folder), **result,
+    return {"folder": str(spec), "model": runner.model, "graphs_sha256": graph_digests(folder), **result,
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
@@ -496,6 +527,7 @@ def print_table(report: dict) -> None:
             ("content loss, 16 starter pairs", "content_loss_starter_pairs", "{:.3f}"),
             ("style loss, 16 starter pairs", "style_loss_starter_pairs", "{:.1f}"),
             ("flicker F, still region", "flicker_F", "{:.4f}"),
+            ("SSIM to the first model", "ssim_to_first_model", "{:.3f}"),
             ("warped error / source", "warped_error_ratio", "{:.2f}")]
     entries = [(f"model {m['folder']}", m) for m in report["models"]]
     entries += [(f"baseline: {k.replace('_', ' ')}", b) for k, b in report["baselines"].items()]
@@ -549,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="CPU threads for torch, OpenCV and ONNX Runtime (default 1)")
     args = parser.parse_args(argv)
     args.models = [in_repo(m) for m in args.models or [Path("exported")]]
+    args.models = [m if m.exists() else Path(f"{in_repo(split_model(m)[0])}:{str(m).rpartition(':')[2]}")
+                   for m in args.models]
     args.data = in_repo(args.data)
     try:
         return run(args)
@@ -576,7 +610,7 @@ def run(args) -> int:
     inputs = load_inputs(args)
     if not inputs["pairs"]:
         raise Problem(f"{args.heldout}: no pairs left with --contents {args.contents} --styles {args.styles}")
-    for folder in args.models:
+    for folder in (split_model(m)[0] for m in args.models):
         if not (folder / "manifest.json").is_file():
             raise Problem(f"{folder / 'manifest.json'}: missing; export the model with `livestyle export stnet` "
                           f"or point --models at a folder of exported graphs")

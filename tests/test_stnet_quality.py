@@ -104,3 +104,17 @@ def test_missing_heldout_image_is_one_line_naming_the_file_and_the_command(q, tm
     assert str(tmp_path / "content_heldout" / "skimage__coffee.jpg") in err
     assert f"livestyle data stnet-starter {tmp_path}" in err
     assert not (tmp_path / "q.json").exists()
+
+
+def test_ssim_is_1_for_one_image_and_low_for_unrelated_ones(q):
+    a = scene(seed=0)
+    assert q.ssim(a, a) == pytest.approx(1.0)
+    noise = np.random.default_rng(5).integers(0, 256, a.shape, dtype=np.uint8)
+    assert q.ssim(a, noise) < 0.3
+    assert q.ssim(a, np.clip(a.astype(int) + 10, 0, 255).astype(np.uint8)) > 0.9  # a brightness shift
+
+
+def test_models_name_a_folder_and_optionally_its_model(q):
+    assert q.split_model(Path("exported")) == (Path("exported"), "stnet")
+    assert q.split_model(Path("exported:lite")) == (Path("exported"), "lite")
+    assert q.split_model(Path("/tmp/x:r31")) == (Path("/tmp/x"), "stnet")

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from livestyle.config import to_dict
 from livestyle.io.images import write_image
 from livestyle.models.stnet_lite import LiteSTNet
+from livestyle.train import distributed
 from livestyle.train.data import to_image
 from livestyle.train.stnet_trainer import STNetTrainConfig, STNetTrainer, pair_grid, random_smooth_flow, warp
 
@@ -116,6 +117,9 @@ class LiteTrainer(STNetTrainer):
     def train(self, evaluate: bool = False) -> Path:
         losses = self.train_student()
         path = self.out / "stnet_lite.pt"
+        if not distributed.is_main():
+            distributed.barrier()
+            return path
         cfg = self.cfg
         final = {k: round(float(v), 5) for k, v in losses.items()} if losses else {}
         torch.save({"kind": "lite", "widths": list(cfg.widths), "refine": cfg.refine,
@@ -125,4 +129,5 @@ class LiteTrainer(STNetTrainer):
                              "style_dir": cfg.style_dir, "style_images": len(self.style),
                              "teacher": cfg.teacher, "teacher_sha256": self.init_sha256}}, path)
         log.info("wrote %s (final losses %s)", path, final)
+        distributed.barrier()
         return path

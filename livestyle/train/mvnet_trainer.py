@@ -48,6 +48,7 @@ from livestyle.errors import UserError
 from livestyle.io.images import read_image, write_image
 from livestyle.models.mvnet import MVNet, Discriminator, EraClassifier, seeded_z
 from livestyle.models.vgg import VGGEncoder, load_vgg19_weights
+from livestyle.train import distributed
 from livestyle.train.data import EraBins, read_year_csv, resize_shorter, to_image
 from livestyle.train.stnet_trainer import gram
 
@@ -299,14 +300,19 @@ def gram_style_loss(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor) -> 
 
 class MVNetTrainer:
     def __init__(self, cfg: MVNetTrainConfig, progress: bool = True, command: str | None = None):
-        self.cfg, self.progress, self.command = cfg, progress, command
+        distributed.setup()  # torchrun: one process of several (train/distributed.py)
+        self.cfg, self.progress, self.command = cfg, progress and distributed.is_main(), command
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)
-        self.rng = random.Random(cfg.seed)
-        self.data = MusicArtDataset(cfg, self.out, progress)
+        torch.manual_seed(cfg.seed)  # the same initial weights on every process
+        self.rng = random.Random(cfg.seed + 1000 * distributed.rank())  # each process its own batches
+        if not distributed.is_main():
+            distributed.barrier()    # rank 0 computes and caches the mels first
+        self.data = MusicArtDataset(cfg, self.out, self.progress)
+        if distributed.is_main():
+            distributed.barrier()
         self.net = MVNet(upsample=cfg.generator_upsample)
         self.disc = Discriminator()
         self.classifier = EraClassifier(cfg.era_count)
@@ -342,7 +348,10 @@ class MVNetTrainer:
         for k, m in self.modules().items():
             m.load_state_dict(state[k])
         self.step, self.epoch = state["step"], state["epoch"]
-        self.rng.setstate(state["rng"])
+        if distributed.rank() == 0:
+            self.rng.setstate(state["rng"])
+        else:  # the checkpoint holds rank 0's RNG: the others draw afresh, still apart
+            self.rng.seed(self.cfg.seed + 1000 * distributed.rank() + self.step)
         torch.set_rng_state(state["torch_rng"])
         best = self.out / "mvnet_best.pt"
         if best.exists():
@@ -350,6 +359,8 @@ class MVNetTrainer:
         log.info("resuming MVNet training at epoch %d, step %d", self.epoch, self.step)
 
     def _log(self, record: dict) -> None:
+        if not distributed.is_main():
+            return
         with open(self.log_file, "a") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -372,11 +383,13 @@ class MVNetTrainer:
             self.opt_d.zero_grad(set_to_none=True)
             loss_d = ragan_d_loss(self.disc(aug(real)), self.disc(aug(fake.detach())))
             loss_d.backward()
+            distributed.average_gradients(self.disc)
             self.opt_d.step()
         self.classifier.train()
         self.opt_c.zero_grad(set_to_none=True)
         loss_c = F.cross_entropy(self.classifier(real), eras)
         loss_c.backward()
+        distributed.average_gradients(self.classifier)
         self.opt_c.step()
 
         # E and G
@@ -392,6 +405,7 @@ class MVNetTrainer:
         loss_ms = mode_seeking_loss(self.vgg, fake, real) if w.ms else torch.zeros(())
         total = w.adv * loss_adv + w.tri * loss_tri + w.sty * loss_sty + w.cls * loss_cls + w.ms * loss_ms
         total.backward()
+        distributed.average_gradients(self.net)
         self.opt_g.step()
         self.disc.zero_grad(set_to_none=True)
         self.classifier.zero_grad(set_to_none=True)
@@ -489,9 +503,11 @@ class MVNetTrainer:
                     sums[k] += val
                 self.step += 1
                 bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
-                if self.step % cfg.checkpoint_every == 0:
+                if self.step % cfg.checkpoint_every == 0 and distributed.is_main():
                     self.save_checkpoint()
             self.epoch += 1
+            if not distributed.is_main():  # evaluation, logs and files are rank 0's
+                continue
             record = {"epoch": self.epoch, "step": self.step, "seconds": round(time.time() - t0, 1),
                       **{k: v / len(batches) for k, v in sums.items()}}
             record.update(self.evaluate())
@@ -510,7 +526,11 @@ class MVNetTrainer:
             if self.epoch % cfg.sample_every_epochs == 0 or self.epoch == cfg.epochs:
                 self.sample_grid(self.out / f"samples_epoch{self.epoch:04d}.png")
             self.save_checkpoint()
-        return self.save_final()
+        path = self.out / "mvnet.pt"
+        if distributed.is_main():
+            path = self.save_final()
+        distributed.barrier()
+        return path
 
     def save_final(self) -> Path:
         """The epoch chosen by diversity and realism (see MVNetTrainConfig), not merely the last."""

@@ -22,6 +22,7 @@ from livestyle.errors import UserError
 from livestyle.io.images import write_image
 from livestyle.models.stnet import STNet
 from livestyle.models.vgg import VGGEncoder, load_vgg19_weights
+from livestyle.train import distributed
 from livestyle.train.data import ColourJitter, ImageFolder, to_image
 
 log = logging.getLogger(__name__)
@@ -107,14 +108,15 @@ def content_loss(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torch.Te
 
 class STNetTrainer:
     def __init__(self, cfg: STNetTrainConfig, progress: bool = True, command: str | None = None):
+        distributed.setup()  # torchrun: one process of several (train/distributed.py)
         self.cfg = cfg
         self.command = command
-        self.progress = progress
+        self.progress = progress and distributed.is_main()
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed)  # the same initial weights on every process
         weights = load_vgg19_weights()
         self.loss_net = VGGEncoder("r41", weights).eval()
         self.net = STNet(cfg.layer, VGGEncoder(cfg.layer, weights).eval())
@@ -129,8 +131,9 @@ class STNetTrainer:
             if not listed.is_absolute() and not listed.exists():
                 listed = REPO / listed
             refuse = heldout_names(listed)
-        self.content = ImageFolder(cfg.content_dir, cfg.crop, seed=cfg.seed, refuse=refuse)
-        self.style = ImageFolder(cfg.style_dir, cfg.crop, max_zoom=cfg.style_max_zoom, seed=cfg.seed + 1,
+        data_seed = cfg.seed + 1000 * distributed.rank()  # each process draws its own batches
+        self.content = ImageFolder(cfg.content_dir, cfg.crop, seed=data_seed, refuse=refuse)
+        self.style = ImageFolder(cfg.style_dir, cfg.crop, max_zoom=cfg.style_max_zoom, seed=data_seed + 1,
                                  jitter=cfg.style_jitter, vflip=cfg.style_vflip, refuse=refuse)
         self.log_file = self.out / "log.jsonl"
 
@@ -139,6 +142,8 @@ class STNetTrainer:
         return self.out / f"{stage}.ckpt"
 
     def _save(self, stage: str, step: int, module: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
+        if not distributed.is_main():
+            return
         state = {
             "step": step, "model": module.state_dict(), "optimizer": opt.state_dict(),
             "torch_rng": torch.get_rng_state(), "content_rng": self.content.rng.getstate(),
@@ -156,12 +161,18 @@ class STNetTrainer:
         module.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
-        self.content.rng.setstate(state["content_rng"])
-        self.style.rng.setstate(state["style_rng"])
+        if distributed.rank() == 0:
+            self.content.rng.setstate(state["content_rng"])
+            self.style.rng.setstate(state["style_rng"])
+        else:  # the checkpoint holds rank 0's data RNG: the others draw afresh, still apart
+            self.content.rng.seed(self.cfg.seed + 1000 * distributed.rank() + state["step"])
+            self.style.rng.seed(self.cfg.seed + 1000 * distributed.rank() + state["step"] + 1)
         log.info("resuming %s from step %d (%s)", stage, state["step"], path)
         return state["step"]
 
     def _log(self, record: dict) -> None:
+        if not distributed.is_main():
+            return
         with open(self.log_file, "a") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -182,21 +193,22 @@ class STNetTrainer:
             opt.zero_grad(set_to_none=True)
             losses = step_fn()
             losses["total"].backward()
+            distributed.average_gradients(module)
             opt.step()
             for k, v in losses.items():
                 running[k] = running.get(k, 0.0) + float(v.detach())
             done = step + 1
             if done % self.cfg.log_every == 0 or done == steps:
                 n = self.cfg.log_every if done % self.cfg.log_every == 0 else done % self.cfg.log_every
-                last = {k: v / n for k, v in running.items()}
+                last = {k: distributed.average_value(v / n) for k, v in sorted(running.items())}
                 running = {}
                 self._log({"stage": stage, "step": done, "seconds": round(time.time() - t0, 1), **last})
                 bar.set_postfix({k: f"{v:.4g}" for k, v in last.items()})
-                if not self.progress:
+                if not self.progress and distributed.is_main():
                     log.info("%s step %d/%d %s", stage, done, steps, last)
             if done % self.cfg.checkpoint_every == 0 or done == steps:
                 self._save(stage, done, module, opt)
-            if done % self.cfg.sample_every == 0 or done == steps:
+            if (done % self.cfg.sample_every == 0 or done == steps) and distributed.is_main():
                 module.eval()
                 with torch.no_grad():
                     sample_fn(self.out / f"samples_{stage}_{done:06d}.png")
@@ -306,12 +318,14 @@ class STNetTrainer:
         weights file."""
         self.train_decoder()
         self.train_transform()
-        heldout = None
-        if evaluate:
-            heldout = evaluate_heldout(self)
-            log.info("held-out pairs: %s", heldout)
         path = self.out / f"stnet_{self.net.layer}.pt"
-        self.save_final(path, last_logged_losses(self.log_file), heldout)
+        if distributed.is_main():
+            heldout = None
+            if evaluate:
+                heldout = evaluate_heldout(self)
+                log.info("held-out pairs: %s", heldout)
+            self.save_final(path, last_logged_losses(self.log_file), heldout)
+        distributed.barrier()
         return path
 
 
