@@ -6,7 +6,8 @@
              --rdzv-endpoint HOST:29500 -m livestyle train stnet --config ...   # two machines, 8 GPUs each
 
 torchrun sets WORLD_SIZE, RANK and LOCAL_RANK; without them everything here is a no-op. The
-process group uses NCCL when CUDA is available and gloo on CPUs. Each process draws its own
+process group uses gloo: the trainers compute on the CPU today, and NCCL only reduces CUDA
+tensors (it becomes the backend when the trainers put their networks on GPUs). Each process draws its own
 batches (its data seed is offset by its rank), computes its gradients, and the gradients are
 averaged across processes before every optimiser step: DistributedDataParallel's arithmetic,
 done explicitly because the trainers call their networks' methods (style_state, apply, generate)
@@ -38,10 +39,7 @@ def is_main() -> bool:
 def setup() -> None:
     """Join the process group torchrun describes (once); nothing for a single process."""
     if world_size() > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend)
+        dist.init_process_group("gloo")
 
 
 def average_gradients(*modules: torch.nn.Module) -> None:
