@@ -147,3 +147,15 @@ def test_track_gives_the_ticks_own_state_for_a_frame_on_a_tick():
         track.add(k * 0.05, s)
     assert all(track.at(k / 20) is states[k] for k in range(4))
     assert np.allclose(track.at(0.075).mean, 1.5)
+
+
+def test_glide_reaches_each_new_tick_over_the_previous_ticks_interval():
+    """live: a new tick's state is reached gradually from what was on screen, not in one step."""
+    from livestyle.runtime.style_state import StyleGlide
+
+    glide = StyleGlide(0.05)
+    a, b = state(0.0), state(1.0)
+    assert glide.at((0.0, a), 0.1) is a
+    assert float(glide.at((0.2, b), 0.2).mean[0, 0]) == pytest.approx(0.0)    # just arrived
+    assert float(glide.at((0.2, b), 0.3).mean[0, 0]) == pytest.approx(0.5)    # half of the 0.2 s gap
+    assert glide.at((0.2, b), 0.45) is b                                      # there: the tick's own state

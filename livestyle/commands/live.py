@@ -45,6 +45,7 @@ from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
 from livestyle.runtime.style_bank import StyleBank
 from livestyle.runtime.reactive import Reactive, ReactiveConfig, load_reactive_config
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings
+from livestyle.runtime.style_state import StyleGlide
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class LiveConfig:
     style_hz: int = 20            # style ticks per second (fewer when a tick takes longer)
+    cpu_style_hz: int = 5         # ... when the frames are painted on the CPU, which the tick shares;
+                                  # states glide from tick to tick (StyleGlide), so no steps show
     smoothing: float = 0.5        # seconds; EMA of the style state, as in render
     style_size: int = 128
     seed: int = 0
@@ -174,9 +177,10 @@ def live(job: LiveJob) -> LiveStats:
         stnet = STNetRunner(engine, folder, style_size=cfg.style_size)
         bank = None if job.styles is None else StyleBank.from_folder(job.styles, stnet, cfg.style_size,
                                                                      cfg.styles_temperature)
+        style_hz = cfg.cpu_style_hz if stnet.provider == "cpu" else cfg.style_hz
         ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
-                             TickSettings(cfg.style_size, cfg.smoothing, 1.0 / cfg.style_hz), controls, bank,
-                             Reactive(job.reactive, 1.0 / cfg.style_hz))
+                             TickSettings(cfg.style_size, cfg.smoothing, 1.0 / style_hz), controls, bank,
+                             Reactive(job.reactive, 1.0 / style_hz))
         stats = LiveStats(provider=stnet.provider)
         t0 = time.monotonic()
         if job.record:
@@ -194,7 +198,7 @@ def live(job: LiveJob) -> LiveStats:
     def style_worker() -> None:
         """Ticks at style_hz on the wall clock; a tick that would start late is skipped, never
         queued, so the style stays current. Frozen: the audio keeps flowing, the style holds."""
-        period = 1.0 / cfg.style_hz
+        period = 1.0 / style_hz
         next_tick, last = time.monotonic(), None
         while not pipeline.stop.is_set():
             start = ticker.trailing_start(timeline.end)
@@ -204,7 +208,8 @@ def live(job: LiveJob) -> LiveStats:
                 pipeline.stop.wait(period)
                 continue
             now = time.monotonic()
-            states.put(ticker.tick(timeline, start, None if last is None else now - last, anchor=timeline.end))
+            states.put((now, ticker.tick(timeline, start, None if last is None else now - last,
+                                         anchor=timeline.end)))
             timeline.release_before(max(0, start))
             last = now
             stats.ticks += 1
@@ -219,6 +224,7 @@ def live(job: LiveJob) -> LiveStats:
         while states.peek() is None:  # the first style tick
             if pipeline.stop.wait(0.01):
                 return
+        glide = StyleGlide(1.0 / style_hz)
         while True:
             item = frames.get()
             if item is END:
@@ -226,7 +232,7 @@ def live(job: LiveJob) -> LiveStats:
             frame: Captured = item
             image = frame.image if (frame.image.shape[1], frame.image.shape[0]) == (width, height) \
                 else resize_to(frame.image, width, height)
-            shown.put((stnet.stylize(image, states.peek()), frame.captured))
+            shown.put((stnet.stylize(image, glide.at(states.peek(), time.monotonic())), frame.captured))
             stats.stylized += 1
         shown.end()
 
@@ -316,6 +322,11 @@ def run(args: argparse.Namespace) -> None:
     cfg, runtime = load_live_config(args.config)
     if args.model is not None:
         runtime.model = args.model
+    for name in ("style_hz", "cpu_style_hz"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 60:
+            raise UserError(f"{args.config}:live: {name} must be a whole number of ticks per second in 1..60, "
+                            f"not {value!r}")
     gain = cfg.input_gain_db
     if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not -60.0 <= gain <= 60.0:
         raise UserError(f"{args.config}:live: input_gain_db must be a number of dB in [-60, 60], not {gain!r}")

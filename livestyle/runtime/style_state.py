@@ -107,3 +107,35 @@ class StyleTrack:
         if weight > 1 - 1e-6:
             return self.states[i]
         return self.states[i - 1].lerp(self.states[i], weight)
+
+
+class StyleGlide:
+    """Live's counterpart of StyleTrack: the future is unknown, so each new tick's state is reached
+    by gliding from the state on screen when it arrived, over the time the previous tick took
+    (at least `min_seconds`). Frames between ticks then change a little each instead of all at
+    once per tick, which lets a CPU tick at a few Hz without visible steps."""
+
+    def __init__(self, min_seconds: float):
+        self.min_seconds = min_seconds
+        self._from: StyleState | None = None
+        self._to: StyleState | None = None
+        self._t = 0.0
+        self._span = min_seconds
+
+    def at(self, stamped: tuple[float, StyleState], now: float) -> StyleState:
+        """The state to paint at `now`, given the newest (tick time, state)."""
+        t, state = stamped
+        if state is not self._to:
+            if self._to is None:
+                self._from = state
+            else:
+                self._from = self._current(now)
+                self._span = max(self.min_seconds, min(1.0, t - self._t))
+            self._to, self._t = state, t
+        return self._current(now)
+
+    def _current(self, now: float) -> StyleState:
+        weight = (now - self._t) / self._span
+        if weight >= 1.0 or self._from is self._to:
+            return self._to
+        return self._from.lerp(self._to, max(0.0, weight))
