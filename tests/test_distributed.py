@@ -62,7 +62,8 @@ def test_one_process_needs_no_process_group(monkeypatch):
 @pytest.mark.slow
 def test_torchrun_two_processes_train_stnet_like_one(tmp_path):
     """The documented command on two CPU processes: one log, one checkpoint, one weights file;
-    the final losses agree with a one-process run of the same recipe within 5 %."""
+    the final losses (running means over the last 40 steps) agree with a one-process run of the
+    same recipe and effective batch within 5 %."""
     from livestyle.io.images import write_image
     import numpy as np
 
@@ -79,21 +80,24 @@ def test_torchrun_two_processes_train_stnet_like_one(tmp_path):
     recipe = f"""layer: r31
 content_dir: {tmp_path / 'content'}
 style_dir: {tmp_path / 'style'}
+heldout_content_dir: {tmp_path / 'content'}
+heldout_style_dir: {tmp_path / 'style'}
 heldout_list: ""
 crop: 32
+eval_size: 32
 threads: 1
-log_every: 10
+log_every: 40
 sample_every: 1000
-checkpoint_every: 10
-decoder: {{{{steps: 30, batch_size: {{batch}}, lr: 5.0e-4}}}}
-transform: {{{{steps: 30, batch_size: {{batch}}}}}}
+checkpoint_every: 40
+decoder: {{{{steps: 80, batch_size: {{batch}}, lr: 5.0e-4}}}}
+transform: {{{{steps: 80, batch_size: {{batch}}}}}}
 """
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     runs = {}
-    # the same effective batch: 4 on one process, 2 on each of two
-    for name, prefix, batch in (("one", [sys.executable, "-m", "livestyle"], 4),
+    # the same effective batch: 16 on one process, 8 on each of two
+    for name, prefix, batch in (("one", [sys.executable, "-m", "livestyle"], 16),
                                 ("two", [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                                         "--master-port", str(free_port()), "-m", "livestyle"], 2)):
+                                         "--master-port", str(free_port()), "-m", "livestyle"], 8)):
         out = tmp_path / name
         subprocess.run([*prefix, "train", "stnet", "--config", str(config(batch)), "--out-dir", str(out), "--quiet"],
                        check=True, env=env, cwd=REPO, timeout=900)
