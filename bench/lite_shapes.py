@@ -24,7 +24,9 @@ import torch
 from livestyle.commands.export import CONTENT_AXES, CONTENT_NAMES, export_graph
 from livestyle.models.stnet_lite import LiteContentBranch, LiteSTNet
 
-SHAPES = (((8, 32, 64), 8), ((16, 32, 64), 6), ((16, 32, 64), 8), ((16, 32, 96), 8), ((24, 48, 96), 12))
+# (widths, refine, U-Net skips); the shipped lite is (16, 32, 64), 8, skips
+SHAPES = (((8, 32, 64), 8, False), ((16, 32, 64), 6, False), ((16, 32, 64), 8, False), ((16, 32, 96), 8, False),
+          ((24, 48, 96), 12, False), ((8, 24, 64), 8, True), ((16, 32, 64), 8, True))
 
 
 def time_graph(path: Path, w: int, h: int, threads: int, repeats: int) -> float:
@@ -60,13 +62,13 @@ def main() -> None:
     example = (torch.randint(0, 256, (1, 64, 64, 3), dtype=torch.uint8), torch.randn(1, 256),
                torch.randn(1, 32, 32) * 0.1, torch.ones(1))
     with tempfile.TemporaryDirectory() as tmp:
-        for widths, refine in SHAPES:
-            net = LiteSTNet(widths, refine).eval()
-            path = Path(tmp) / f"lite_{'_'.join(map(str, widths))}_r{refine}.onnx"
+        for widths, refine, skips in SHAPES:
+            net = LiteSTNet(widths, refine, skips=skips).eval()
+            path = Path(tmp) / f"lite_{'_'.join(map(str, widths))}_r{refine}_{int(skips)}.onnx"
             export_graph(LiteContentBranch(net), example, path, CONTENT_NAMES, ["out"], CONTENT_AXES)
             ms = time_graph(path, w, h, args.threads, args.repeats)
             params = sum(p.numel() for p in net.parameters())
-            print(f"widths {widths}, refine {refine}: {ms:.1f} ms per frame ({1000 / ms:.0f} fps), "
+            print(f"widths {widths}, refine {refine}, skips {'yes' if skips else 'no'}: {ms:.1f} ms per frame ({1000 / ms:.0f} fps), "
                   f"{params / 1e3:.0f}k parameters")
 
 

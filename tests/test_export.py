@@ -144,11 +144,11 @@ def test_lite_export_shares_r31_style_graph_and_auto_picks_it_on_the_cpu(exporte
     assert choose_model("auto", engine, folder) == "stnet"  # no lite exported yet
     torch.manual_seed(0)
     ckpt = tmp_path / "lite.pt"
-    torch.save({"kind": "lite", "widths": [8, 16, 32], "refine": 4, "style_channels": 256,
-                "student": LiteSTNet((8, 16, 32), 4).state_dict(), "config": {}}, ckpt)
+    torch.save({"kind": "lite", "widths": [8, 16, 32], "refine": 4, "style_channels": 256, "skips": True,
+                "student": LiteSTNet((8, 16, 32), 4, skips=True).state_dict(), "config": {}}, ckpt)
     manifest = export_lite(ckpt, folder, "test")
     lite = manifest["models"]["lite"]
-    assert lite["style_graph"] == "stnet_style.onnx" and lite["stride"] == 8
+    assert lite["style_graph"] == "stnet_style.onnx" and lite["stride"] == 8 and lite["architecture"]["skips"]
     assert manifest["graphs"]["stnet_lite_content.onnx"]["max_level_diff"] <= 1
     assert choose_model("auto", engine, folder) == "lite"
     assert choose_model("r31", engine, folder) == "stnet"

@@ -404,7 +404,7 @@ def export_lite(checkpoint: Path, out_dir: Path, training_command: str | None = 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     if state.get("kind") != "lite":
         raise UserError(f"{checkpoint}: not a lite STNet checkpoint")
-    net = LiteSTNet(tuple(state["widths"]), state["refine"], state["style_channels"]).eval()
+    net = LiteSTNet(tuple(state["widths"]), state["refine"], state["style_channels"], state.get("skips", False)).eval()
     net.load_state_dict(state["student"])
     manifest = read_manifest(out_dir)
     style_name = "stnet_style.onnx"
@@ -437,7 +437,7 @@ def export_lite(checkpoint: Path, out_dir: Path, training_command: str | None = 
     manifest["models"]["lite"] = {
         "variant": "lite", "stride": LITE_STRIDE, "channels": state["style_channels"],
         "graphs": [style_name, path.name], "style_graph": style_name, "content_graph": path.name,
-        "architecture": {"widths": list(state["widths"]), "refine": state["refine"],
+        "architecture": {"widths": list(state["widths"]), "refine": state["refine"], "skips": state.get("skips", False),
                          "module": "livestyle/models/stnet_lite.py"},
         "training": {"command": training_command or state.get("command"), "config": state.get("config"),
                      "data": state.get("data"), "final_losses": state.get("final_losses"),

@@ -40,10 +40,12 @@ def conv(c_in: int, c_out: int, stride: int = 1, k: int = 3) -> nn.Conv2d:
 class LiteSTNet(nn.Module):
     """frame (N,3,H,W) in [0,1] + r31 style state -> stylised frame (N,3,H,W), unclamped."""
 
-    def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), refine: int = 8, style_channels: int = 256):
+    def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), refine: int = 8, style_channels: int = 256,
+                 skips: bool = False):
         super().__init__()
         a, b, c = widths
         self.widths, self.refine_width, self.style_channels = tuple(widths), refine, style_channels
+        self.skips = skips
         self.down = nn.ModuleList([conv(3, a, 2), conv(a, b, 2), conv(b, c, 2)])
         self.encode_out = conv(c, c)
         self.cnet = MatrixNet(c)
@@ -51,14 +53,18 @@ class LiteSTNet(nn.Module):
         self.unzip = nn.Conv2d(MATRIX_SIZE, style_channels, 1)
         self.bridge = nn.Conv2d(style_channels, c, 1)
         self.decode_in = conv(c, c)
-        self.up = nn.ModuleList([conv(c, b), conv(b, a)])
+        # skips: the encoder's 1/4 and 1/2 resolution features join the decoder there (U-Net), so
+        # the content's detail does not have to pass through the 1/8 bottleneck
+        self.up = nn.ModuleList([conv(c + (b if skips else 0), b), conv(b + (a if skips else 0), a)])
         self.refine = nn.ModuleList([conv(a + 3, refine), conv(refine, 3)])
 
-    def encode(self, frame: torch.Tensor) -> torch.Tensor:
-        x = frame
+    def encode(self, frame: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The 1/8 features and the 1/2 and 1/4 ones (for the skips)."""
+        x, levels = frame, []
         for layer in self.down:
             x = F.relu(layer(x))
-        return F.relu(self.encode_out(x))
+            levels.append(x)
+        return F.relu(self.encode_out(x)), levels[:2]
 
     def transform(self, feat: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor) -> torch.Tensor:
         centred = feat - feat.mean(dim=(2, 3), keepdim=True)
@@ -68,17 +74,21 @@ class LiteSTNet(nn.Module):
         out = torch.bmm(matrix, comp).reshape(b, MATRIX_SIZE, h, w)
         return self.bridge(self.unzip(out) + s_mean[:, :, None, None])
 
-    def decode(self, x: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    def decode(self, x: torch.Tensor, frame: torch.Tensor, levels: list[torch.Tensor]) -> torch.Tensor:
         x = F.relu(self.decode_in(x))
-        for layer in self.up:
-            x = F.relu(layer(F.interpolate(x, scale_factor=2, mode="nearest")))
+        for layer, skip in zip(self.up, reversed(levels)):
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            if self.skips:
+                x = torch.cat([x[:, :, :skip.shape[2], :skip.shape[3]], skip], 1)
+            x = F.relu(layer(x))
         x = F.interpolate(x, scale_factor=2, mode="nearest")
         h, w = frame.shape[2], frame.shape[3]
         x = torch.cat([x[:, :, :h, :w], frame], 1)
         return self.refine[1](F.relu(self.refine[0](x)))
 
     def stylize(self, frame: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.transform(self.encode(frame), s_mean, s_matrix), frame)
+        feat, levels = self.encode(frame)
+        return self.decode(self.transform(feat, s_mean, s_matrix), frame, levels)
 
     def forward(self, frame: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor) -> torch.Tensor:
         return self.stylize(frame, s_mean, s_matrix)

@@ -38,7 +38,7 @@ FEATURE_LAYERS = ("r11", "r21", "r31")
 
 @dataclass
 class DistillStage:
-    steps: int = 2500
+    steps: int = 2000
     batch_size: int = 6
     lr: float = 1e-3
     lr_decay: float = 1e-3            # lr / (1 + step * lr_decay)
@@ -54,6 +54,7 @@ class LiteTrainConfig(STNetTrainConfig):
     teacher: str = "exported"         # folder of the exported r31 graphs (weights and style branch)
     widths: tuple[int, int, int] = (16, 32, 64)
     refine: int = 8
+    skips: bool = True                # U-Net skips at 1/4 and 1/2 (without: a blurry student, bench/RESULTS.md)
     out_dir: str = "runs/stnet_lite"
     distill: DistillStage = field(default_factory=DistillStage)
 
@@ -65,7 +66,7 @@ class LiteTrainer(STNetTrainer):
         cfg.init_from = cfg.teacher   # the r31 trainer loads the exported weights into self.net
         super().__init__(cfg, progress, command)
         self.net.eval().requires_grad_(False)
-        self.student = LiteSTNet(tuple(cfg.widths), cfg.refine, self.net.transform.unzip.out_channels)
+        self.student = LiteSTNet(tuple(cfg.widths), cfg.refine, self.net.transform.unzip.out_channels, cfg.skips)
         with torch.no_grad():
             self.student.unzip.load_state_dict(self.net.transform.unzip.state_dict())
 
@@ -122,7 +123,7 @@ class LiteTrainer(STNetTrainer):
             return path
         cfg = self.cfg
         final = {k: round(float(v), 5) for k, v in losses.items()} if losses else {}
-        torch.save({"kind": "lite", "widths": list(cfg.widths), "refine": cfg.refine,
+        torch.save({"kind": "lite", "widths": list(cfg.widths), "refine": cfg.refine, "skips": cfg.skips,
                     "style_channels": self.student.style_channels, "student": self.student.state_dict(),
                     "config": to_dict(cfg), "final_losses": final, "command": self.command,
                     "data": {"content_dir": cfg.content_dir, "content_images": len(self.content),
