@@ -78,3 +78,17 @@ def test_partial_window_pooling_only_changes_the_edge_of_unaligned_frames():
     assert out.shape == frame_u8.shape
     # the transform's statistics are global, so the interior moves a little; the edge more
     assert (out - old)[:, :24, :36].abs().mean() < 2.0
+
+
+def test_growing_skips_keeps_what_the_lite_student_computes():
+    """Stage 2 of the lite recipe starts from the no-skip student with zero-weight skips: the
+    grown network's output is the old one's."""
+    from livestyle.models.stnet_lite import LiteSTNet, grow_skips
+
+    torch.manual_seed(0)
+    old = LiteSTNet((8, 16, 32), 4).eval()
+    new = LiteSTNet((8, 16, 32), 4, skips=True).eval()
+    new.load_state_dict(grow_skips(old.state_dict(), (8, 16, 32)))
+    frame, s_mean, s_matrix = torch.rand(1, 3, 37, 53), torch.randn(1, 256), torch.randn(1, 32, 32) * 0.1
+    with torch.no_grad():
+        torch.testing.assert_close(new(frame, s_mean, s_matrix), old(frame, s_mean, s_matrix))

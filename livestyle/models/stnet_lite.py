@@ -125,3 +125,16 @@ class LiteContentBranch(nn.Module):
         out = blend(frame, styled, strength)
         out = QuantizeToUint8.apply(out) if self.quantize else out.clamp(0.0, 255.0)
         return out.permute(0, 2, 3, 1)
+
+
+def grow_skips(state: dict, widths: tuple[int, int, int]) -> dict:
+    """A no-skip student's weights as a skip student's: the decoder convs that take the skips get
+    zero weights on those channels, so the grown network computes exactly what the old one did
+    and training adds detail through the skips from there (starting a skip network from scratch,
+    its early training leaned on the skips and ignored the style: grey outputs at step 500)."""
+    a, b, c = widths
+    grown = dict(state)
+    for name, extra in (("up.0.weight", b), ("up.1.weight", a)):
+        w = state[name]
+        grown[name] = torch.cat([w, w.new_zeros(w.shape[0], extra, *w.shape[2:])], 1)
+    return grown

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from livestyle.config import to_dict
+from livestyle.errors import UserError
 from livestyle.io.images import write_image
 from livestyle.models.stnet_lite import LiteSTNet
 from livestyle.train import distributed
@@ -55,6 +56,8 @@ class LiteTrainConfig(STNetTrainConfig):
     widths: tuple[int, int, int] = (16, 32, 64)
     refine: int = 8
     skips: bool = True                # U-Net skips at 1/4 and 1/2 (without: a blurry student, bench/RESULTS.md)
+    init_student: str = ""            # a lite checkpoint (lite.ckpt or stnet_lite.pt) to start from;
+                                      # a no-skip one is grown (models/stnet_lite.grow_skips)
     out_dir: str = "runs/stnet_lite"
     distill: DistillStage = field(default_factory=DistillStage)
 
@@ -69,6 +72,23 @@ class LiteTrainer(STNetTrainer):
         self.student = LiteSTNet(tuple(cfg.widths), cfg.refine, self.net.transform.unzip.out_channels, cfg.skips)
         with torch.no_grad():
             self.student.unzip.load_state_dict(self.net.transform.unzip.state_dict())
+        self.init_student_sha256 = None
+        if cfg.init_student:
+            self.init_student_sha256 = self.load_student(Path(cfg.init_student))
+
+    def load_student(self, path: Path) -> str:
+        from livestyle.models.stnet_lite import grow_skips
+        from livestyle.runtime.manifest import sha256
+
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        weights = state.get("student", state.get("model"))
+        if weights is None:
+            raise UserError(f"{path}: not a lite checkpoint (no student weights)")
+        if self.student.skips and weights["up.0.weight"].shape[1] != self.student.up[0].weight.shape[1]:
+            weights = grow_skips(weights, tuple(self.cfg.widths))
+        self.student.load_state_dict(weights)
+        log.info("lite student starts from %s", path)
+        return sha256(path)
 
     def teacher(self, content: torch.Tensor, style: torch.Tensor):
         with torch.no_grad():
@@ -128,7 +148,9 @@ class LiteTrainer(STNetTrainer):
                     "config": to_dict(cfg), "final_losses": final, "command": self.command,
                     "data": {"content_dir": cfg.content_dir, "content_images": len(self.content),
                              "style_dir": cfg.style_dir, "style_images": len(self.style),
-                             "teacher": cfg.teacher, "teacher_sha256": self.init_sha256}}, path)
+                             "teacher": cfg.teacher, "teacher_sha256": self.init_sha256,
+                             "init_student": cfg.init_student or None,
+                             "init_student_sha256": self.init_student_sha256}}, path)
         log.info("wrote %s (final losses %s)", path, final)
         distributed.barrier()
         return path
