@@ -332,6 +332,14 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
      lambda c: (live_cmd(c, "--config", c.config("b.yaml", "reactive:\n  brightness_loud: 250\n"), "-o", c.tmp / "o.mp4"),
                 c.tmp / "o.mp4", []),
      "percentage in [-100, 100]", "b.yaml"),
+    # refused before any model loads (issue 12's last two)
+    ("stylize -o with an unknown image extension",
+     lambda c: (stylize_cmd(c, "--models", c.tmp / "no_models", "-o", c.tmp / "o.xyz"), c.tmp / "o.xyz", []),
+     "unsupported image extension", "o.xyz"),
+    ("visualize --hop making over 10 000 images, before the model loads",
+     lambda c: (["visualize", TCHAIKOVSKY, "-o", c.tmp / "vis", "--hop", "0.01", "--models", c.tmp / "no_models",
+                 *FAST[:2]], c.tmp / "vis", [TCHAIKOVSKY]),
+     "would make 1", "tchaikovsky"),
     # --model (issue 11)
     ("render --model lite with an export that has no lite model",
      lambda c: (render_cmd(c, "--models", c.m["models_nolite"], "--model", "lite", "-o", c.tmp / "o.mp4"),

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from livestyle.config import load_config
-from livestyle.io.images import fit_height, read_image, resize_shorter, resize_to, write_image
+from livestyle.io.images import check_image_suffix, fit_height, read_image, resize_shorter, resize_to, write_image
 from livestyle.io.paths import check_output
 from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
 from livestyle.runtime.manifest import models_dir
@@ -29,6 +29,7 @@ def stylize_file(content: Path, style: Path, output: Path, size: tuple[int, int]
     content_image = read_image(content)
     style_image = read_image(style)
     check_output(output, (content, style))
+    check_image_suffix(output)
     if size is not None:
         content_image = resize_to(content_image, *size)
     elif height is not None:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.io.decode import load_audio
+from livestyle.io.decode import load_audio, require_audio
 from livestyle.audio.features import IncrementalMel, clip_start_for
 from livestyle.config import load_config
 from livestyle.errors import UserError
@@ -40,12 +40,24 @@ def contact_sheet(images: list[np.ndarray], labels: list[str], columns: int = 8,
     return sheet
 
 
+def check_image_count(audio_path: Path, duration: float, hop: float) -> np.ndarray:
+    """The image times for `duration` seconds every `hop`, refused above MAX_IMAGES."""
+    times = np.arange(0.0, duration + 1e-9, hop)
+    if len(times) > MAX_IMAGES:
+        raise UserError(f"{audio_path}: --hop {hop:g} over {duration:.1f} s would make {len(times)} images, "
+                        f"more than {MAX_IMAGES}; use a larger --hop")
+    return times
+
+
 def visualize_file(audio_path: Path, out_dir: Path, seed: int = 0, hop: float = 1.0,
                    models: Path | None = None, providers: tuple[str, ...] | None = None,
                    config_path: Path | None = None, progress: bool = True) -> list[Path]:
     if not hop >= MIN_HOP:  # also refuses NaN
         raise UserError(f"--hop must be at least {MIN_HOP} s, got {hop:g}")
     check_output(out_dir, (audio_path,), directory=True)
+    declared = require_audio(audio_path)  # before any model loads: unreadable input, too many images
+    if declared is not None:
+        check_image_count(audio_path, declared, hop)
     cfg = load_config(RuntimeConfig, config_path, section="runtime")
     runner = MVNetRunner(Engine(cfg, providers), models_dir(models))
     mel_cfg = runner.mel_config
@@ -53,10 +65,7 @@ def visualize_file(audio_path: Path, out_dir: Path, seed: int = 0, hop: float = 
     if len(audio) == 0:
         raise UserError(f"{audio_path}: the audio stream holds no samples")
     duration = len(audio) / mel_cfg.sample_rate
-    times = np.arange(0.0, duration + 1e-9, hop)
-    if len(times) > MAX_IMAGES:
-        raise UserError(f"{audio_path}: --hop {hop:g} over {duration:.1f} s would make {len(times)} images, "
-                        f"more than {MAX_IMAGES}; use a larger --hop")
+    times = check_image_count(audio_path, duration, hop)  # again: the declared duration can be wrong
     out_dir.mkdir(parents=True, exist_ok=True)
     z = seeded_z(seed, 1, runner.z_dim)
     mel = IncrementalMel(mel_cfg)

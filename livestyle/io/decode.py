@@ -94,11 +94,16 @@ def sample_frames(path: str | Path, count: int) -> list[np.ndarray]:
 SAMPLE_RATE = 22050
 
 
-def require_audio(path: str | Path) -> None:
-    """A clear error now, before any work, if `path` is unreadable or has no audio stream."""
+def require_audio(path: str | Path) -> float | None:
+    """A clear error now, before any work, if `path` is unreadable or has no audio stream.
+    Returns the duration the container declares, in seconds (None when it declares none)."""
     with open_media(path) as container:
         if not container.streams.audio:
             raise UserError(f"{path}: has no audio stream")
+        stream = container.streams.audio[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        return container.duration / 1e6 if container.duration is not None else None
 
 
 def decode_audio(path: str | Path, sample_rate: int, zero: float = 0.0,

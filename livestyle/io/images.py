@@ -35,12 +35,20 @@ def read_image(path: str | Path) -> np.ndarray:
     return image
 
 
-def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write RGB uint8 atomically: a temporary file beside the target, renamed when complete."""
+def check_image_suffix(path: str | Path) -> str:
+    """The image format `path` names (".png" without a suffix), or a UserError naming it: commands
+    call this before any work, so a typo in -o costs nothing."""
     path = Path(path)
     suffix = path.suffix.lower() or ".png"
     if suffix not in IMAGE_EXTENSIONS:
         raise UserError(f"{path}: unsupported image extension {suffix!r} (use one of {', '.join(IMAGE_EXTENSIONS)})")
+    return suffix
+
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    """Write RGB uint8 atomically: a temporary file beside the target, renamed when complete."""
+    path = Path(path)
+    suffix = check_image_suffix(path)
     if not path.parent.exists():
         raise UserError(f"{path}: directory {path.parent} does not exist")
     ok, encoded = cv2.imencode(suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
