@@ -256,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "abs difference vs torch in exported/manifest.json. Needs the "
                                    "train extra (torch).")
     p.add_argument("model", choices=["stnet", "lite", "mvnet"], help="which network (lite needs r31 exported first: it shares its style graph)")
+    p.add_argument("--default-on-cpu", action="store_true",
+                   help="lite: let --model auto pick it on CPU-only machines (set only once "
+                        "bench/stnet_quality.py shows it within issue 11's margins of r31)")
     p.add_argument("--checkpoint", default=None,
                    help="trained weights (.pt; default runs/stnet/stnet_r31.pt or runs/mvnet/mvnet.pt)")
     p.add_argument("--out-dir", default=str(REPO / "exported"), help="where the .onnx files go")

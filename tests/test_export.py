@@ -130,7 +130,8 @@ def test_training_can_start_from_the_exported_graphs(exported, tmp_path):
 
 def test_lite_export_shares_r31_style_graph_and_auto_picks_it_on_the_cpu(exported, tmp_path):
     """`export lite` adds the lite content graph beside r31's (whose style graph it uses); with
-    runtime.model auto a CPU-only engine paints with lite, and r31 stays selectable."""
+    runtime.model auto a CPU-only engine paints with lite once it is marked past the quality gate,
+    and r31 stays selectable."""
     import shutil
 
     from livestyle.commands.export import export_lite
@@ -147,6 +148,8 @@ def test_lite_export_shares_r31_style_graph_and_auto_picks_it_on_the_cpu(exporte
     torch.save({"kind": "lite", "widths": [8, 16, 32], "refine": 4, "style_channels": 256, "skips": True,
                 "student": LiteSTNet((8, 16, 32), 4, skips=True).state_dict(), "config": {}}, ckpt)
     manifest = export_lite(ckpt, folder, "test")
+    assert choose_model("auto", engine, folder) == "stnet"  # not past the quality gate
+    manifest = export_lite(ckpt, folder, "test", default_on_cpu=True)
     lite = manifest["models"]["lite"]
     assert lite["style_graph"] == "stnet_style.onnx" and lite["stride"] == 8 and lite["architecture"]["skips"]
     assert manifest["graphs"]["stnet_lite_content.onnx"]["max_level_diff"] <= 1

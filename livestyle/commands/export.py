@@ -392,9 +392,12 @@ def export_mvnet(checkpoint: Path, out_dir: Path, training_command: str | None =
     return manifest
 
 
-def export_lite(checkpoint: Path, out_dir: Path, training_command: str | None = None) -> dict[str, Any]:
+def export_lite(checkpoint: Path, out_dir: Path, training_command: str | None = None,
+                default_on_cpu: bool = False) -> dict[str, Any]:
     """stnet_lite_content.onnx: the lite content path (models/stnet_lite.py) with r31's content
-    interface; its style graph is r31's stnet_style.onnx, which must already be in `out_dir`."""
+    interface; its style graph is r31's stnet_style.onnx, which must already be in `out_dir`.
+    `default_on_cpu`: let `--model auto` pick it on CPU-only machines (the quality gate: set it
+    only when bench/stnet_quality.py shows the model within issue 11's margins of r31)."""
     import tempfile
 
     from livestyle.models.stnet_lite import LITE_STRIDE, LiteContentBranch, LiteSTNet
@@ -436,6 +439,7 @@ def export_lite(checkpoint: Path, out_dir: Path, training_command: str | None = 
     manifest["graphs"][path.name]["max_level_diff"] = level_diff
     manifest["models"]["lite"] = {
         "variant": "lite", "stride": LITE_STRIDE, "channels": state["style_channels"],
+        "default_on_cpu": bool(default_on_cpu),
         "graphs": [style_name, path.name], "style_graph": style_name, "content_graph": path.name,
         "architecture": {"widths": list(state["widths"]), "refine": state["refine"], "skips": state.get("skips", False),
                          "module": "livestyle/models/stnet_lite.py"},
@@ -455,6 +459,8 @@ def run(args: argparse.Namespace) -> None:
     checkpoint = Path(args.checkpoint or DEFAULT_CHECKPOINTS[args.model])
     exporter = {"stnet": export_stnet, "mvnet": export_mvnet, "lite": export_lite}[args.model]
     options = {"fp16": args.fp16} if args.model == "stnet" else {}
+    if args.model == "lite":
+        options = {"default_on_cpu": args.default_on_cpu}
     manifest = exporter(checkpoint, Path(args.out_dir), training_command=args.training_command, **options)
     for name in manifest["models"][args.model]["graphs"]:
         entry = manifest["graphs"][name]

@@ -47,12 +47,15 @@ MANIFEST_KEYS = {"lite": "lite", "r31": "stnet"}
 
 def choose_model(choice: str, engine: Engine, folder: Path) -> str:
     """The manifest entry for `--model`/runtime.model: auto is lite when the CPU is the only
-    provider this engine can use and the export has a lite model, else r31."""
+    provider this engine can use and the export's lite model has passed the quality gate
+    (`default_on_cpu` in its manifest entry, set by `export lite --default-on-cpu` once
+    bench/stnet_quality.py shows it within issue 11's margins of r31), else r31: speed does not
+    buy a worse picture by default."""
     if choice not in MODEL_CHOICES:
         raise UserError(f"runtime.model must be one of {', '.join(MODEL_CHOICES)}, not {choice!r}")
     if choice == "auto":
-        has_lite = "lite" in load_manifest(folder).get("models", {})
-        return "lite" if has_lite and engine.available() == ("cpu",) else "stnet"
+        lite = load_manifest(folder).get("models", {}).get("lite") or {}
+        return "lite" if lite.get("default_on_cpu") and engine.available() == ("cpu",) else "stnet"
     return MANIFEST_KEYS[choice]
 
 
