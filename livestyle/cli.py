@@ -141,8 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stylize", parents=runtime + [shared["model"]], help="restyle one image with one style image",
                        description="Restyle CONTENT with the style of STYLE using the exported STNet "
-                                   "graphs. Needs no torch. Any image size works: the frame is padded "
-                                   "to the network's stride and cropped back.")
+                                   "graphs. Needs no torch. Any image size works (the content graph "
+                                   "takes any frame size and returns the same size).")
     p.add_argument("content", type=Path, help="content image (jpg, png, ...)")
     p.add_argument("style", type=Path, help="style image, e.g. a painting")
     p.add_argument("-o", "--output", type=Path, required=True, help="output image path (.png, .jpg, ...)")
