@@ -26,11 +26,9 @@ import torch.nn.functional as F
 
 from livestyle.config import to_dict
 from livestyle.errors import UserError
-from livestyle.io.images import write_image
 from livestyle.models.stnet_lite import LiteSTNet
 from livestyle.train import distributed
-from livestyle.train.data import to_image
-from livestyle.train.stnet_trainer import STNetTrainConfig, STNetTrainer, pair_grid, random_smooth_flow, warp
+from livestyle.train.stnet_trainer import STNetTrainConfig, STNetTrainer, random_smooth_flow, warp
 
 log = logging.getLogger(__name__)
 
@@ -119,21 +117,8 @@ class LiteTrainer(STNetTrainer):
         cfg = self.cfg.distill
         opt = torch.optim.Adam(self.student.parameters(), lr=cfg.lr)
 
-        def step() -> dict:
-            losses = self.distill_losses(self.content.batch(cfg.batch_size), self.style.batch(cfg.batch_size))
-            losses.pop("out")
-            return losses
-
-        fixed_c, fixed_s = self.content.fixed(4), self.style.fixed(4)
-        n = min(len(fixed_c), len(fixed_s))
-        fixed_c, fixed_s = fixed_c[:n], fixed_s[:n]
-
-        def sample(path: Path) -> None:
-            out = self.distill_losses(fixed_c, fixed_s)["out"].clamp(0, 1)
-            write_image(path, to_image(pair_grid(fixed_c, fixed_s, out)))
-
-        return self._run("lite", cfg.steps, self.student, opt, step, sample,
-                         lr_fn=lambda t: cfg.lr / (1 + t * cfg.lr_decay))
+        return self._run_pairs("lite", cfg.steps, self.student, opt, self.distill_losses, cfg.batch_size,
+                               lr_fn=lambda t: cfg.lr / (1 + t * cfg.lr_decay))
 
     def train(self, evaluate: bool = False) -> Path:
         losses = self.train_student()

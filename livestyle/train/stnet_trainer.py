@@ -285,8 +285,14 @@ class STNetTrainer:
         net.decoder.requires_grad_(False)
         opt = torch.optim.Adam(net.transform.parameters(), lr=cfg.lr)
 
+        return self._run_pairs("transform", cfg.steps, net.transform, opt, self.transform_losses, cfg.batch_size,
+                               lr_fn=lambda t: cfg.lr / (1 + t * cfg.lr_decay))
+
+    def _run_pairs(self, stage: str, steps: int, module, opt, losses_fn, batch_size: int, lr_fn=None) -> dict:
+        """`_run` for a stage trained on (content, style) batches: `losses_fn(content, style)`
+        returns the losses with the output under "out"; samples are grids of 4 fixed pairs."""
         def step() -> dict:
-            losses = self.transform_losses(self.content.batch(cfg.batch_size), self.style.batch(cfg.batch_size))
+            losses = losses_fn(self.content.batch(batch_size), self.style.batch(batch_size))
             losses.pop("out")
             return losses
 
@@ -295,11 +301,10 @@ class STNetTrainer:
         fixed_c, fixed_s = fixed_c[:n], fixed_s[:n]
 
         def sample(path: Path) -> None:
-            out = self.transform_losses(fixed_c, fixed_s)["out"]
+            out = losses_fn(fixed_c, fixed_s)["out"].clamp(0, 1)
             write_image(path, to_image(pair_grid(fixed_c, fixed_s, out)))
 
-        return self._run("transform", cfg.steps, net.transform, opt, step, sample,
-                         lr_fn=lambda t: cfg.lr / (1 + t * cfg.lr_decay))
+        return self._run(stage, steps, module, opt, step, sample, lr_fn=lr_fn)
 
     def save_final(self, path: Path, losses: dict, heldout: dict | None = None) -> None:
         """Weights only (no optimiser state) plus what the manifest needs to reproduce them."""
