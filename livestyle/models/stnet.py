@@ -78,6 +78,19 @@ class MatrixNet(nn.Module):
         return self.fc(moment.reshape(b, c * c)).reshape(b, MATRIX_SIZE, MATRIX_SIZE)
 
 
+def linear_transform(content_feat: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor,
+                     compress: nn.Module, cnet: nn.Module, unzip: nn.Module) -> torch.Tensor:
+    """The content side of MulLayer: centre the features, compress them to 32-d, apply
+    T = s_matrix T_c (T_c from `cnet`), unzip to the style's feature space and add its mean.
+    Shared by r31's Transform and the lite content path."""
+    centred = content_feat - content_feat.mean(dim=(2, 3), keepdim=True)
+    b, _, h, w = centred.shape
+    comp = compress(centred).reshape(b, MATRIX_SIZE, h * w)
+    matrix = torch.bmm(s_matrix, cnet(centred))
+    out = torch.bmm(matrix, comp).reshape(b, MATRIX_SIZE, h, w)
+    return unzip(out) + s_mean[:, :, None, None]
+
+
 class Transform(nn.Module):
     """MulLayer (spec B.3): T = T_s T_c applied in a 32-d compressed space, plus the style mean."""
 
@@ -95,13 +108,7 @@ class Transform(nn.Module):
         return s_mean, self.snet(style_feat - s_mean[:, :, None, None])
 
     def apply(self, content_feat: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor) -> torch.Tensor:
-        c_mean = content_feat.mean(dim=(2, 3), keepdim=True)
-        centred = content_feat - c_mean
-        b, _, h, w = centred.shape
-        comp = self.compress(centred).reshape(b, MATRIX_SIZE, h * w)
-        matrix = torch.bmm(s_matrix, self.cnet(centred))
-        out = torch.bmm(matrix, comp).reshape(b, MATRIX_SIZE, h, w)
-        return self.unzip(out) + s_mean[:, :, None, None]
+        return linear_transform(content_feat, s_mean, s_matrix, self.compress, self.cnet, self.unzip)
 
 
 class STNet(nn.Module):

@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from livestyle.models.stnet import MATRIX_SIZE, MatrixNet, QuantizeToUint8, blend
+from livestyle.models.stnet import MATRIX_SIZE, MatrixNet, QuantizeToUint8, blend, linear_transform
 
 LITE_STRIDE = 8
 
@@ -67,12 +67,7 @@ class LiteSTNet(nn.Module):
         return F.relu(self.encode_out(x)), levels[:2]
 
     def transform(self, feat: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor) -> torch.Tensor:
-        centred = feat - feat.mean(dim=(2, 3), keepdim=True)
-        b, _, h, w = centred.shape
-        comp = self.compress(centred).reshape(b, MATRIX_SIZE, h * w)
-        matrix = torch.bmm(s_matrix, self.cnet(centred))
-        out = torch.bmm(matrix, comp).reshape(b, MATRIX_SIZE, h, w)
-        return self.bridge(self.unzip(out) + s_mean[:, :, None, None])
+        return self.bridge(linear_transform(feat, s_mean, s_matrix, self.compress, self.cnet, self.unzip))
 
     def decode(self, x: torch.Tensor, frame: torch.Tensor, levels: list[torch.Tensor]) -> torch.Tensor:
         x = F.relu(self.decode_in(x))
