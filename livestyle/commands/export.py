@@ -288,6 +288,7 @@ def export_stnet(checkpoint: Path, out_dir: Path, training_command: str | None =
     fp16_report = export_content_fp16(net, out_dir, content_inputs) if fp16 else None
 
     manifest = read_manifest(out_dir)
+    carried = carried_over(manifest["models"].get("stnet"), checkpoint)
     manifest["format"] = MANIFEST_FORMAT
     manifest["graphs"]["stnet_style.onnx"] = graph_entry(
         style_path, {"style": "float32 (N,3,h,w) RGB in [0,1]"},
@@ -337,8 +338,34 @@ def export_stnet(checkpoint: Path, out_dir: Path, training_command: str | None =
             "torch": torch.__version__,
         },
     }
+    merge_carried(manifest["models"]["stnet"], carried)
     write_manifest(out_dir, manifest)
     return manifest
+
+
+def carried_over(previous: dict | None, checkpoint: Path) -> dict[str, Any]:
+    """What a re-export of the same checkpoint keeps from the manifest's entry: figures measured on
+    these weights (`quality`), and notes a person added (`training.init_from_graphs`,
+    `exported.note`). A different checkpoint keeps nothing."""
+    if not previous or previous.get("exported", {}).get("checkpoint_sha256") != sha256(checkpoint):
+        return {}
+    carried: dict[str, Any] = {}
+    if "quality" in previous:
+        carried["quality"] = previous["quality"]
+    if "init_from_graphs" in previous.get("training", {}):
+        carried["training.init_from_graphs"] = previous["training"]["init_from_graphs"]
+    if "note" in previous.get("exported", {}):
+        carried["exported.note"] = previous["exported"]["note"]
+    return carried
+
+
+def merge_carried(entry: dict[str, Any], carried: dict[str, Any]) -> None:
+    for key, value in carried.items():
+        *parents, name = key.split(".")
+        target = entry
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target.setdefault(name, value)
 
 
 def export_mvnet(checkpoint: Path, out_dir: Path, training_command: str | None = None) -> dict[str, Any]:

@@ -37,7 +37,11 @@ class Decoder(nn.Module):
         self.plan = DECODER_LAYERS[layer]
         self.convs = nn.ModuleList(nn.Conv2d(i, o, 3) for i, o in (p for p in self.plan if p != "up"))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, out_hw: tuple[int, int] | None = None) -> torch.Tensor:
+        """`out_hw`: crop the output to this size (the frame's, when the encoder pooled partial
+        windows and the decoder returns it rounded up to its stride). The crop is folded into the
+        last conv's reflection pad as negative bottom/right pads (pad-then-crop, same values), so
+        no separate pass copies the frame: in the uint8 content graph that removed two Slices."""
         convs = iter(self.convs)
         n_convs = len(self.convs)
         done = 0
@@ -45,8 +49,11 @@ class Decoder(nn.Module):
             if step == "up":
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
                 continue
-            x = next(convs)(F.pad(x, (1, 1, 1, 1), mode="reflect"))
             done += 1
+            pad = (1, 1, 1, 1)
+            if out_hw is not None and done == n_convs:
+                pad = (1, 1 - (x.shape[3] - out_hw[1]), 1, 1 - (x.shape[2] - out_hw[0]))
+            x = next(convs)(F.pad(x, pad, mode="reflect"))
             if done < n_convs:
                 x = F.relu(x)
         return x
@@ -131,9 +138,10 @@ class STNet(nn.Module):
     def style_state(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.transform.style_state(self.encode(style))
 
-    def stylize(self, frame: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor) -> torch.Tensor:
-        """Unclamped output (training); the exported graph clamps to [0,1]."""
-        return self.decoder(self.transform.apply(self.encode(frame), s_mean, s_matrix))
+    def stylize(self, frame: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor,
+                out_hw: tuple[int, int] | None = None) -> torch.Tensor:
+        """Unclamped output (training); the exported graph clamps to [0,1]. `out_hw`: see Decoder."""
+        return self.decoder(self.transform.apply(self.encode(frame), s_mean, s_matrix), out_hw)
 
     def forward(self, frame: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return self.stylize(frame, *self.style_state(style))
@@ -189,16 +197,13 @@ class QuantizeToUint8(torch.autograd.Function):
 @torch.jit.script
 def blend(frame: torch.Tensor, styled: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
     """(1 - s) frame + s styled, s clamped to [0, 1]; `frame` is the uint8 NCHW input, cast only
-    here, when a blend is needed. `styled` may be larger than the frame (the encoder pools partial
-    windows, so the decoder returns the frame rounded up to its stride); at full strength it is
-    returned whole and cropped later, on uint8. `styled` is clamped first, so a partial strength
-    blends the image a viewer would see at full strength."""
+    here, when a blend is needed, and `styled` the network's output at the frame's size. `styled`
+    is clamped first, so a partial strength blends the image a viewer would see at full strength."""
     s = strength.clamp(0.0, 1.0)
     if bool(s.min() >= 1.0):
         return styled
-    h, w = frame.shape[2], frame.shape[3]
     x = frame.to(styled.dtype)
-    styled = styled[:, :, :h, :w].clamp(0.0, 255.0)
+    styled = styled.clamp(0.0, 255.0)
     return x + s.reshape(-1, 1, 1, 1).to(styled.dtype) * (styled - x)
 
 
@@ -209,7 +214,8 @@ class ContentBranch(nn.Module):
     Everything between the decoded frame and the encoded frame happens inside the graph, in as
     few full-frame passes as the ops allow: layout (NHWC <-> NCHW) and conv1_1's reflection pad
     done on uint8, scaling and Caffe preprocessing folded into the first and last convs, no
-    stride padding (the encoder pools partial windows; the output is cropped back on uint8), the
+    stride padding (the encoder pools partial windows; the crop back to the frame's size is
+    folded into the decoder's last reflection pad), the
     strength blend (skipped at full strength), and saturating and rounding in one QuantizeLinear,
     moved into the blend's branches at export (commands/export.py) so that full strength does
     not copy the frame. So frames cross between host and device as 3
@@ -231,9 +237,9 @@ class ContentBranch(nn.Module):
         h, w = frame.shape[1], frame.shape[2]
         frame = frame.permute(0, 3, 1, 2)  # uint8: layout and padding at a quarter of float's traffic
         x = F.pad(frame, (1, 1, 1, 1), mode="reflect").to(self.dtype)  # 0..255
-        styled = self.net.stylize(x, s_mean.to(self.dtype), s_matrix.to(self.dtype))
+        styled = self.net.stylize(x, s_mean.to(self.dtype), s_matrix.to(self.dtype), (h, w))
         out = blend(frame, styled, strength.to(self.dtype))
         if self.dtype != torch.float32:
             out = out.float()
         out = QuantizeToUint8.apply(out) if self.quantize else out.clamp(0.0, 255.0)
-        return out.permute(0, 2, 3, 1)[:, :h, :w]
+        return out.permute(0, 2, 3, 1)
