@@ -18,6 +18,7 @@ plus the numpy conversions the old runner did on the host (uint8 HWC -> float NC
 scale, round, HWC uint8), for comparison. Same process, same session options, interleaved runs.
 
     python bench/content_conversions.py [--sizes 1920x1080,1280x720] [--repeats 5] [--threads 2]
+    python bench/content_conversions.py --graphs old.onnx,exported/stnet_content.onnx --sizes 1920x1080 --repeats 2
 """
 
 from __future__ import annotations
@@ -117,12 +118,43 @@ def host_conversions(frame: np.ndarray, out: np.ndarray) -> None:
     (np.clip(out[0].transpose(1, 2, 0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)[:h, :w]
 
 
+def compare_graphs(graphs: list[Path], args: argparse.Namespace) -> None:
+    """Conversion kernels of shipped-interface graphs (uint8 frame, s_mean, s_matrix, strength),
+    each profiled `--repeats` times in turn, so drift on the machine hits all alike."""
+    rng = np.random.default_rng(0)
+    print(f"onnxruntime {ort.__version__}, CPU provider, {args.threads} intra-op thread(s), "
+          f"conversion kernels per run (profiler, {WARMUP_RUNS} warm-up runs, 5 runs summed)")
+    for size in args.sizes.split(","):
+        w, h = (int(v) for v in size.split("x"))
+        feeds = {"frame": rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8),
+                 "s_mean": np.zeros((1, 256), np.float32), "s_matrix": (np.eye(32, dtype=np.float32) * 0.1)[None],
+                 "strength": np.ones(1, np.float32)}
+        totals: dict[Path, list[float]] = {g: [] for g in graphs}
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(args.repeats):
+                for i, graph in enumerate(graphs):
+                    copy = Path(tmp) / f"g{i}.onnx"  # the profile file goes beside it
+                    copy.write_bytes(graph.read_bytes())
+                    total, per_node = conversion_kernel_ms(copy, args.threads, feeds, runs=5)
+                    totals[graph].append(total)
+                    print(f"{w}x{h} {graph}: {total:.2f} ms  " + ", ".join(
+                        f"{k} {v:.2f}" for k, v in sorted(per_node.items(), key=lambda kv: -kv[1]) if v >= 0.05))
+        for graph, values in totals.items():
+            print(f"{w}x{h} {graph}: median {statistics.median(values):.2f} ms, min {min(values):.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1920x1080,1280x720")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--graphs", default=None,
+                        help="comma-separated content graphs (e.g. two exports) whose conversion kernels "
+                             "to compare, interleaved, instead of the full/core/conversions-only figures")
     args = parser.parse_args()
+    if args.graphs:
+        compare_graphs([Path(g) for g in args.graphs.split(",")], args)
+        return
     torch.set_num_threads(args.threads)
     net = STNet("r31", build_encoder("r31")).eval()
     load_exported_weights(net, models_dir())
