@@ -40,6 +40,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    """A UDP port number; 0 lets the system pick a free one (tests)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1..65535)")
+    return port
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -178,10 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(MVNet, fixed z) that paints the newest camera frame (STNet). Slow "
                                    "stages drop frames and style ticks instead of falling behind. Shows a "
                                    "window by default (F: fullscreen, Space: freeze the style, N/P: next/"
-                                   "previous seed, C: calibrate the input gain to the room, +/-: gain "
-                                   "3 dB up/down, Esc/Q: quit); -o records and "
-                                   "--stream sends it out. Ctrl-C ends the set and keeps the recording. "
-                                   "Prints frame rate and capture-to-output latency. Needs no torch.")
+                                   "previous seed, B: bypass (raw feed), 0-9: strength 0-100 %%, K: "
+                                   "blackout, C: calibrate the input gain to the room, +/-: gain "
+                                   "3 dB up/down, H: status overlay, Esc/Q: quit); -o records and "
+                                   "--stream sends it out. OSC (--osc-port) and MIDI (--midi) control the "
+                                   "same things as the keys (README, 'Control'). Ctrl-C ends the set and "
+                                   "keeps the recording. Prints frame rate and capture-to-output latency. "
+                                   "Needs no torch.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--camera", default="0", help="camera index, device path or URL OpenCV opens (default 0)")
     src.add_argument("--clip", type=Path, default=None,
@@ -205,6 +219,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=None, help="seed of the fixed noise z (default 0)")
     p.add_argument("--smoothing", type=_seconds, default=None, help="style smoothing time constant, s (default 0.5)")
     p.add_argument("--json", type=Path, default=None, help="write the end-of-set figures (fps, latency) here")
+    ctl = p.add_argument_group("control (OSC and MIDI need the control extra: pip install 'livestyle[control]')")
+    ctl.add_argument("--osc-port", type=_port, default=None,
+                     help="listen for OSC on this UDP port: /livestyle/bypass, strength, freeze, seed, next, "
+                          "prev, smoothing, blackout, style, reactive, gain, preset/save, preset/recall")
+    ctl.add_argument("--osc-host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0: the network)")
+    ctl.add_argument("--osc-send", default=None, metavar="HOST:PORT",
+                     help="send /livestyle/fps, /livestyle/latency and /livestyle/level there, 10 times a second")
+    ctl.add_argument("--presets", type=Path, default=None,
+                     help="preset slots file, kept between sets (default ~/.config/livestyle/presets.json)")
+    ctl.add_argument("--midi", default=None, metavar="PORT",
+                     help="MIDI input port (name or its beginning; --list-midi shows them)")
+    ctl.add_argument("--midi-map", type=Path, default=None,
+                     help="YAML mapping of CC/notes to actions (default: configs/midi_generic8.yaml's)")
+    ctl.add_argument("--midi-learn", action="store_true", help="print each MIDI message and what it maps to")
+    ctl.add_argument("--list-midi", action="store_true", help="list MIDI inputs and exit")
     p.set_defaults(command_module="live")
 
     p = sub.add_parser("doctor", parents=[shared["models"]],

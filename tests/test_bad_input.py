@@ -193,6 +193,16 @@ def _read_only(c: Ctx, command: list, name: str) -> Built:
     return [*command, "-o", folder / name], folder / name, []
 
 
+def _osc_port_taken(c: Ctx) -> Built:
+    import socket
+
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    c.monkeypatch.setattr(c, "held_socket", taken, raising=False)  # held (by monkeypatch) for the test
+    port = taken.getsockname()[1]
+    return live_cmd(c, "--osc-port", str(port), "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []
+
+
 def render_cmd(c: Ctx, *extra) -> list:
     return ["render", c.m["clip"], *FAST, *extra]
 
@@ -360,6 +370,32 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
      lambda c: (live_cmd(c, "--config", c.config("g.yaml", "live:\n  input_gain_db: loud\n"), "-o", c.tmp / "o.mp4"),
                 c.tmp / "o.mp4", []),
      "input_gain_db must be a number of dB", "g.yaml"),
+    # live control (issue 13)
+    ("live --osc-port beyond 65535",
+     lambda c: (live_cmd(c, "--osc-port", "70000", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "not a port number", "70000"),
+    ("live --osc-port already taken", lambda c: _osc_port_taken(c), "cannot listen", "--osc-port"),
+    ("live --osc-send without a port",
+     lambda c: (live_cmd(c, "--osc-send", "mixer.local", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "expected HOST:PORT", "mixer.local"),
+    ("live --presets that is not JSON",
+     lambda c: (live_cmd(c, "--presets", c.config("presets.json", "{slots"), "-o", c.tmp / "o.mp4"),
+                c.tmp / "o.mp4", []),
+     "invalid JSON", "presets.json"),
+    ("live --presets with a strength beyond 1",
+     lambda c: (live_cmd(c, "--presets", c.config("p.json", '{"slots": {"2": {"strength": 4}}}'), "-o",
+                         c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "slot 2: 4 is outside", "p.json"),
+    ("live --midi-map without --midi",
+     lambda c: (live_cmd(c, "--midi-map", c.config("m.yaml", "midi: []"), "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "need --midi PORT", "--midi-map"),
+    ("live --midi-map with an unknown action",
+     lambda c: (live_cmd(c, "--midi", "x", "--midi-map", c.config("map.yaml", "midi:\n  - {cc: 1, action: warp}\n"),
+                         "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "unknown action 'warp'", "map.yaml"),
+    ("live --midi a port that is not there",
+     lambda c: (live_cmd(c, "--midi", "NoSuchController", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "MIDI", "NoSuchController"),
     ("render reactive: an unknown key",
      lambda c: (render_cmd(c, "--config", c.config("k.yaml", "reactive:\n  loudness: 3\n"), "-o", c.tmp / "o.mp4"),
                 c.tmp / "o.mp4", []),

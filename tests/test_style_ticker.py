@@ -117,6 +117,11 @@ def test_bank_follows_the_generated_image_and_rejects_bad_folders(runners, tmp_p
     lo = np.min([s.matrix for s in bank.states], axis=0) - 1e-5
     hi = np.max([s.matrix for s in bank.states], axis=0) + 1e-5
     assert ((state.matrix >= lo) & (state.matrix <= hi)).all()
+    # the performer's `style` control pins one image, without changing the bank's own states
+    ticker.controls.style = 1
+    pinned = ticker.tick(np.zeros(ticker.mel_config.clip_samples, np.float32), 0)
+    assert np.array_equal(pinned.matrix, bank.states[1].matrix) and pinned is not bank.states[1]
+    ticker.controls.style = -1
     for bad, message in ((tmp_path / "missing", "needs a folder"), (tmp_path / "empty", "no images")):
         if message == "no images":
             bad.mkdir()
@@ -159,3 +164,22 @@ def test_glide_reaches_each_new_tick_over_the_previous_ticks_interval():
     assert float(glide.at((0.2, b), 0.2).mean[0, 0]) == pytest.approx(0.0)    # just arrived
     assert float(glide.at((0.2, b), 0.3).mean[0, 0]) == pytest.approx(0.5)    # half of the 0.2 s gap
     assert glide.at((0.2, b), 0.45) is b                                      # there: the tick's own state
+
+
+def test_controls_for_smoothing_and_the_reactive_amount(runners):
+    """`smoothing` replaces the time constant from the next tick; `reactive` scales the look's
+    departure from neutral (0: the mapping does nothing)."""
+    from livestyle.runtime.reactive import NEUTRAL, Look, Reactive, ReactiveConfig
+
+    assert Look(0.5, -40.0, -50.0).scaled(0.5) == Look(0.75, -20.0, -25.0)
+    assert Look(0.5, -40.0, -50.0).scaled(0.0) == NEUTRAL
+    mvnet, stnet = runners
+    controls = Controls()
+    ticker = StyleTicker(mvnet, stnet, TickSettings(style_size=64, smoothing=0.5), controls,
+                         reactive=Reactive(ReactiveConfig(), 0.05))
+    quiet = np.full(ticker.mel_config.clip_samples, 1e-4, np.float32)   # -80 dBFS: the quiet end
+    assert ticker.tick(quiet, 0).strength == pytest.approx(ReactiveConfig().strength_quiet)
+    controls.reactive = 0.0
+    controls.smoothing = 0.0
+    assert ticker.tick(quiet, 0).strength == 1.0   # no reactive effect, no smoothing: at once
+    assert ticker._smoother.time_constant == 0.0

@@ -8,8 +8,13 @@ Threads, none of which waits for a slower one (see docs/ARCHITECTURE.md, "Thread
                  costs more than 50 ms (a CPU), ticks are skipped, not queued: style stays current
   stylize worker takes the newest frame (older ones are dropped), restyles it with the current state
   outputs        in the main thread (SDL wants it): window, file, stream
+  control        keys (main thread), OSC (its own thread), MIDI (the port's callback thread): all
+                 through one livestyle.controls.Dispatcher, which only writes Controls attributes;
+                 the style worker reads them at every tick, the stylize worker and the outputs at
+                 every frame (bypass and blackout are applied as a frame is shown, so they show at
+                 once; strength from the next frame stylised)
 Latency is measured per frame from capture to output and reported with the frame rates at the end
-(and every few seconds on a terminal).
+(and every few seconds on a terminal, on the window's status overlay and to --osc-send).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import logging
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +35,7 @@ from livestyle.audio.features import MelConfig
 from livestyle.io.decode import require_audio
 from livestyle.audio.timeline import AudioTimeline
 from livestyle.config import load_config
-from livestyle.controls import Controls
+from livestyle.controls import Controls, Dispatcher, PresetStore, default_presets_path
 from livestyle.errors import UserError
 from livestyle.io.camera import CameraSource, Captured, ClipSource
 from livestyle.io.images import output_size, resize_to
@@ -48,6 +54,8 @@ from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 from livestyle.runtime.style_state import StyleGlide
 
 log = logging.getLogger(__name__)
+
+FEEDBACK_SECONDS = 0.1   # --osc-send: figures 10 times a second
 
 
 @dataclass
@@ -88,6 +96,13 @@ class LiveJob:
     styles: Path | None = None    # a folder of the user's style images: the music chooses among them
     reactive: ReactiveConfig = field(default_factory=ReactiveConfig)  # loudness/onsets -> the picture
     status: bool = True
+    osc_port: int | None = None   # listen for /livestyle/<action> (0: any free port)
+    osc_host: str = "127.0.0.1"
+    osc_send: str | None = None   # HOST:PORT for fps, latency and level
+    presets: Path | None = None   # preset slots file (None: the per-user default)
+    midi: str | None = None       # MIDI input port name
+    midi_map: Path | None = None  # YAML mapping (None: io/midi.DEFAULT_MAP = configs/midi_generic8.yaml)
+    midi_learn: bool = False      # print each MIDI message and what it maps to
 
 
 @dataclass
@@ -118,6 +133,42 @@ class LiveStats:
         lat = f"latency {s['latency_ms_p50']:.0f} ms (p95 {s['latency_ms_p95']:.0f})" if s["latency_ms_p50"] else "latency -"
         return (f"{s['shown_fps']:.1f} fps shown of {s['captured_fps']:.1f} captured, {lat}, style "
                 f"{s['style_hz']:.1f} Hz, {s['dropped_fraction']:.0%} dropped, {s['provider']}")
+
+
+class RecentFigures:
+    """Frames shown and their latencies over the last `seconds`: what the overlay and --osc-send
+    report (the end-of-set summary keeps the whole set's)."""
+
+    def __init__(self, seconds: float = 1.0):
+        self.seconds = seconds
+        self.items: deque[tuple[float, float]] = deque()
+
+    def add(self, now: float, latency_ms: float) -> None:
+        self.items.append((now, latency_ms))
+        while self.items and self.items[0][0] < now - self.seconds:
+            self.items.popleft()
+
+    def figures(self, now: float) -> dict[str, float]:
+        recent = [lat for t, lat in self.items if t >= now - self.seconds]
+        if not recent:
+            return {"fps": 0.0, "latency": 0.0, "latency_p95": 0.0}
+        p50, p95 = np.percentile(recent, [50, 95])
+        return {"fps": len(recent) / self.seconds, "latency": float(p50), "latency_p95": float(p95)}
+
+
+def control_state(c: Controls) -> str:
+    """The performer's state in a few words (overlay, terminal)."""
+    flags = [name for name, on in (("BLACKOUT", c.blackout), ("BYPASS", c.bypass), ("frozen", c.frozen)) if on]
+    style = f", style {c.style}" if c.style >= 0 else ""
+    return " ".join(flags + [f"seed {c.seed}, strength {c.strength:.0%}, reactive {c.reactive:.0%}, "
+                             f"gain {c.input_gain_db:+.0f} dB{style}"])
+
+
+def level_meter(level_dbfs: float | None, floor: float = -60.0, width: int = 20) -> str:
+    if level_dbfs is None:
+        return "level -"
+    filled = int(round(width * min(1.0, max(0.0, (level_dbfs - floor) / -floor))))
+    return f"level {'#' * filled}{'.' * (width - filled)} {level_dbfs:5.1f} dBFS"
 
 
 def open_video_source(job: LiveJob):
@@ -161,12 +212,25 @@ def live(job: LiveJob) -> LiveStats:
     shown = pipeline.latest()
     timeline = AudioTimeline(mel_cfg.sample_rate)
 
-    controls = Controls(seed=cfg.seed, input_gain_db=cfg.input_gain_db)
+    controls = Controls(seed=cfg.seed, input_gain_db=cfg.input_gain_db, smoothing=cfg.smoothing)
+    presets = PresetStore(job.presets or default_presets_path())
+    dispatch = Dispatcher(controls, presets)
     outputs: list[Any] = []
     video = None
+    osc = feedback = midi = None
+    status_lines = lambda: []  # noqa: E731 - replaced once the set's parts exist
     try:  # what a user can get wrong first, then the models (TensorRT may take minutes to build)
+        if job.osc_port is not None:
+            from livestyle.io.osc import OscControl
+            osc = OscControl(dispatch, job.osc_host, job.osc_port)
+        if job.osc_send is not None:
+            from livestyle.io.osc import OscFeedback
+            feedback = OscFeedback(job.osc_send)
+        if job.midi is not None:
+            from livestyle.io.midi import MidiControl, load_midi_map
+            midi = MidiControl(job.midi, load_midi_map(job.midi_map), dispatch, learn=job.midi_learn)
         if job.window:
-            outputs.append(WindowOutput(fullscreen=job.fullscreen, controls=controls))
+            outputs.append(WindowOutput(fullscreen=job.fullscreen, dispatch=dispatch, status=lambda: status_lines()))
         video = open_video_source(job)
         audio = open_audio_source(job, mel_cfg.sample_rate, video)
         width, height = output_size(video.width, video.height, job.size, job.height)
@@ -177,6 +241,7 @@ def live(job: LiveJob) -> LiveStats:
         stnet = STNetRunner(engine, folder, style_size=cfg.style_size)
         bank = None if job.styles is None else StyleBank.from_folder(job.styles, stnet, cfg.style_size,
                                                                      cfg.styles_temperature)
+        dispatch.styles = 0 if bank is None else len(bank.states)
         style_hz = cfg.cpu_style_hz if stnet.provider == "cpu" else cfg.style_hz
         ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
                              TickSettings(cfg.style_size, cfg.smoothing, 1.0 / style_hz), controls, bank,
@@ -193,7 +258,24 @@ def live(job: LiveJob) -> LiveStats:
             out.close(complete=False)
         if video is not None:
             video.close()
+        for source in (osc, feedback, midi):
+            if source is not None:
+                source.close()
         raise
+    recent = RecentFigures()
+
+    def level_dbfs() -> float | None:
+        d = ticker.last_dynamics
+        return None if d is None else d.level_dbfs + controls.input_gain_db
+
+    def status_lines() -> list[str]:  # noqa: F811 - the window's overlay reads this one
+        now = time.monotonic()
+        update(now)
+        r = recent.figures(now)
+        return [f"{r['fps']:.1f} fps shown, {stats.captured / max(stats.seconds, 1e-9):.1f} captured, "
+                f"style {stats.ticks / max(stats.seconds, 1e-9):.1f} Hz",
+                f"latency {r['latency']:.0f} ms (p95 {r['latency_p95']:.0f})",
+                f"{stnet.provider}, {stnet.model}", level_meter(level_dbfs()), control_state(controls)]
 
     def style_worker() -> None:
         """Ticks at style_hz on the wall clock; a tick that would start late is skipped, never
@@ -232,19 +314,28 @@ def live(job: LiveJob) -> LiveStats:
             frame: Captured = item
             image = frame.image if (frame.image.shape[1], frame.image.shape[0]) == (width, height) \
                 else resize_to(frame.image, width, height)
-            shown.put((stnet.stylize(image, glide.at(states.peek(), time.monotonic())), frame.captured))
+            state = glide.at(states.peek(), time.monotonic())  # glides on even when bypassed
+            strength = controls.frame_strength(state.strength)
+            styled = image if controls.blackout or strength <= 0.0 else stnet.stylize(image, state, strength)
+            shown.put((styled, frame.captured, image))
             stats.stylized += 1
         shown.end()
 
     def output_loop() -> None:
         end = None if job.duration is None else t0 + job.duration
         next_status = t0 + cfg.status_every
+        next_feedback = t0 + FEEDBACK_SECONDS
         terminal = job.status and sys.stderr.isatty()
+        black = np.zeros((height, width, 3), np.uint8)
         while end is None or time.monotonic() < end:
             item = shown.get()
             if item is END:
                 return
-            image, captured = item
+            image, captured, raw = item
+            if controls.blackout:  # at once, whatever the stylizer was doing
+                image = black
+            elif controls.bypass:
+                image = raw
             now = time.monotonic()
             for out in list(outputs):
                 try:
@@ -253,12 +344,21 @@ def live(job: LiveJob) -> LiveStats:
                 except Exception as exc:  # noqa: BLE001 - one failing output must not end the others
                     drop_output(out, exc)
             stats.shown += 1
-            stats.latencies_ms.append((time.monotonic() - captured) * 1000.0)
+            latency = (time.monotonic() - captured) * 1000.0
+            stats.latencies_ms.append(latency)
+            recent.add(now, latency)
             if len(stats.latencies_ms) > 10_000:  # a long set: keep the recent ones
                 del stats.latencies_ms[:5_000]
+            if feedback is not None and now >= next_feedback:
+                r, level = recent.figures(now), level_dbfs()
+                feedback.send({"fps": r["fps"], "latency": r["latency"],
+                               **({} if level is None else {"level": level})})
+                next_feedback = now + FEEDBACK_SECONDS
             if terminal and now >= next_status:
                 update(now)
-                print(f"\rlive: {stats.line()}   ", end="", file=sys.stderr, flush=True)
+                level = level_dbfs()
+                print(f"\rlive: {stats.line()}, {'-' if level is None else f'{level:.0f}'} dBFS, "
+                      f"{control_state(controls)}   ", end="", file=sys.stderr, flush=True)
                 next_status = now + cfg.status_every
 
     def drop_output(out: Any, exc: Exception) -> None:
@@ -281,6 +381,10 @@ def live(job: LiveJob) -> LiveStats:
         stats.captured = stats.stylized + frames.dropped
         stats.audio_overflows = audio.overflows
 
+    if osc is not None:
+        osc.start()
+    if midi is not None:
+        midi.start()
     pipeline.stage("video source", lambda: video.run(frames, pipeline.stop, t0))
     pipeline.stage("audio source", lambda: audio.run(timeline, pipeline.stop, t0))
     pipeline.stage("style worker", style_worker)
@@ -293,6 +397,9 @@ def live(job: LiveJob) -> LiveStats:
         complete = True
     finally:
         update(time.monotonic())
+        for source in (osc, feedback, midi):
+            if source is not None:
+                source.close()
         for out in outputs:
             out.close(complete=complete)
         if job.status and sys.stderr.isatty():
@@ -317,6 +424,12 @@ def run(args: argparse.Namespace) -> None:
     if args.list_devices:
         print(list_devices())
         return
+    if args.list_midi:
+        from livestyle.io.midi import input_names
+        print("\n".join(input_names()) or "no MIDI inputs found")
+        return
+    if (args.midi_map is not None or args.midi_learn) and args.midi is None:
+        raise UserError("--midi-map and --midi-learn need --midi PORT")
     if args.json is not None:
         check_output(args.json, (args.clip, args.audio, args.output), option="--json file")
     cfg, runtime = load_live_config(args.config)
@@ -338,7 +451,9 @@ def run(args: argparse.Namespace) -> None:
                   window=window, fullscreen=args.fullscreen, record=args.output, stream=args.stream,
                   stream_format=args.stream_format, size=args.size, height=args.height, duration=args.duration,
                   cfg=cfg, runtime=runtime, providers=args.providers, models=args.models, styles=args.styles,
-                  status=not args.quiet, reactive=load_reactive_config(args.config, args.no_reactive))
+                  status=not args.quiet, reactive=load_reactive_config(args.config, args.no_reactive),
+                  osc_port=args.osc_port, osc_host=args.osc_host, osc_send=args.osc_send, presets=args.presets,
+                  midi=args.midi, midi_map=args.midi_map, midi_learn=args.midi_learn)
     stats = live(job)
     summary = stats.summary()
     if args.json:

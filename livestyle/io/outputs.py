@@ -8,12 +8,12 @@ import logging
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import av
 import numpy as np
 
-from livestyle.controls import GAIN_STEP_DB, Controls
+from livestyle.controls import GAIN_RANGE_DB, GAIN_STEP_DB, Controls, Dispatcher
 from livestyle.errors import UserError
 from livestyle.io.encode import VideoWriter, check_encoder, rgb_frame
 from livestyle.native_output import captured_native_output
@@ -24,14 +24,34 @@ STREAM_FORMATS = {"rtmp": "flv", "rtmps": "flv", "srt": "mpegts", "udp": "mpegts
                   "rtp": "rtp_mpegts", "rtsp": "rtsp"}
 
 
-KEYS_HELP = "F fullscreen, Space freeze/unfreeze the style, N/P next/previous seed, Esc/Q quit"
+KEYS_HELP = ("F fullscreen, Space freeze/unfreeze the style, N/P next/previous seed, B bypass (raw feed), "
+             "0-9 strength 0-100 %, K blackout, C calibrate the gain, +/- gain, H status overlay, Esc/Q quit")
+
+
+def key_action(pg, key: int, controls: Controls) -> tuple | None:
+    """The dispatcher call (action, *values) for a key of the live window, or None."""
+    simple = {pg.K_SPACE: ("freeze",), pg.K_n: ("next",), pg.K_p: ("prev",), pg.K_c: ("calibrate",),
+              pg.K_b: ("bypass",), pg.K_k: ("blackout",), pg.K_h: ("overlay",)}
+    if key in simple:
+        return simple[key]
+    digits = {getattr(pg, f"K_{d}"): d for d in range(10)} | {getattr(pg, f"K_KP{d}"): d for d in range(10)}
+    if key in digits:  # 0 = the raw frame ... 9 = full style
+        return ("strength", round(digits[key] / 9, 4))
+    if key in (pg.K_PLUS, pg.K_EQUALS, pg.K_KP_PLUS, pg.K_MINUS, pg.K_KP_MINUS):
+        step = GAIN_STEP_DB if key in (pg.K_PLUS, pg.K_EQUALS, pg.K_KP_PLUS) else -GAIN_STEP_DB
+        lo, hi = GAIN_RANGE_DB
+        return ("gain", min(hi, max(lo, controls.input_gain_db + step)))
+    return None
 
 
 class WindowOutput:
-    """A window the size of the frames, scaled to fit when resized or fullscreen. Keys: see
-    KEYS_HELP. SDL wants the main thread, so `live` calls this from there."""
+    """A window that scales the frames to its size (aspect kept), fullscreen on a projector. Keys
+    (KEYS_HELP) go through the same dispatcher as OSC and MIDI. The status overlay (H) is drawn
+    on the window only, never on what is recorded or streamed. SDL wants the main thread, so
+    `live` calls this from there."""
 
-    def __init__(self, title: str = "livestyle", fullscreen: bool = False, controls: Controls | None = None):
+    def __init__(self, title: str = "livestyle", fullscreen: bool = False, dispatch: Dispatcher | None = None,
+                 status: Callable[[], list[str]] | None = None):
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
         try:
             import pygame
@@ -54,9 +74,13 @@ class WindowOutput:
             raise UserError(f"no display for the live window ({error}); use -o FILE or --stream URL, "
                             f"or run where a display is available (DISPLAY / WAYLAND_DISPLAY)")
         self.title, self.fullscreen = title, fullscreen
-        self.controls = controls or Controls()
+        self.dispatch = dispatch or Dispatcher(Controls())
+        self.controls = self.dispatch.controls
+        self.status = status
         self.screen = None
+        self.font = None
         self.shown = 0
+        self.overlay_drawn = 0   # frames shown with the overlay (tests)
 
     def _open(self, size: tuple[int, int]) -> None:
         pg = self.pg
@@ -69,12 +93,9 @@ class WindowOutput:
             raise UserError(f"cannot open the live window ({exc}); use -o FILE or --stream URL") from None
         pg.display.set_caption(self.title)
 
-    def show(self, image: np.ndarray, now: float) -> bool:
-        """Draw one RGB frame (scaled to fit, aspect kept). False when the user asked to stop."""
+    def handle_events(self, size: tuple[int, int]) -> bool:
+        """Keys and window events; False when the user asked to stop."""
         pg = self.pg
-        h, w = image.shape[:2]
-        if self.screen is None:
-            self._open((w, h))
         for event in pg.event.get():
             if event.type == pg.QUIT or (event.type == pg.KEYDOWN and event.key in (pg.K_ESCAPE, pg.K_q)):
                 return False
@@ -82,18 +103,25 @@ class WindowOutput:
                 continue
             if event.key == pg.K_f:
                 self.fullscreen = not self.fullscreen
-                self._open((w, h))
-            elif event.key == pg.K_SPACE:
-                self.controls.frozen = not self.controls.frozen
-            elif event.key in (pg.K_n, pg.K_p):
-                self.controls.seed = max(0, self.controls.seed + (1 if event.key == pg.K_n else -1))  # seeds are >= 0
-            elif event.key == pg.K_c:
-                self.controls.calibrate = True
-            elif event.key in (pg.K_PLUS, pg.K_EQUALS, pg.K_KP_PLUS, pg.K_MINUS, pg.K_KP_MINUS):
-                up = event.key in (pg.K_PLUS, pg.K_EQUALS, pg.K_KP_PLUS)
-                self.controls.input_gain_db += GAIN_STEP_DB if up else -GAIN_STEP_DB
-            pg.display.set_caption(f"{self.title}  seed {self.controls.seed}  gain {self.controls.input_gain_db:+.0f} dB"
-                                   + ("  (style frozen)" if self.controls.frozen else ""))
+                self._open(size)
+                continue
+            action = key_action(pg, event.key, self.controls)
+            if action is not None:
+                self.dispatch(*action)
+            c = self.controls
+            pg.display.set_caption(f"{self.title}  seed {c.seed}  gain {c.input_gain_db:+.0f} dB  "
+                                   f"strength {c.strength:.0%}" + ("  BYPASS" if c.bypass else "")
+                                   + ("  BLACKOUT" if c.blackout else "") + ("  (style frozen)" if c.frozen else ""))
+        return True
+
+    def show(self, image: np.ndarray, now: float) -> bool:
+        """Draw one RGB frame (scaled to the window, aspect kept). False when the user asked to stop."""
+        pg = self.pg
+        h, w = image.shape[:2]
+        if self.screen is None:
+            self._open((w, h))
+        if not self.handle_events((w, h)):
+            return False
         surface = pg.image.frombuffer(np.ascontiguousarray(image).tobytes(), (w, h), "RGB")
         sw, sh = self.screen.get_size()
         if (sw, sh) != (w, h):
@@ -104,9 +132,31 @@ class WindowOutput:
             self.screen.blit(surface, ((sw - size[0]) // 2, (sh - size[1]) // 2))
         else:
             self.screen.blit(surface, (0, 0))
+        if self.controls.overlay and self.status is not None:
+            self._draw_overlay(self.status())
         pg.display.flip()
         self.shown += 1
         return True
+
+    def _draw_overlay(self, lines: list[str]) -> None:
+        """Status text on a translucent band at the top left of the window surface only."""
+        pg = self.pg
+        if self.font is None:
+            pg.font.init()
+            self.font = pg.font.Font(None, max(16, self.screen.get_height() // 30))
+        rendered = [self.font.render(line, True, (255, 255, 255)) for line in lines]
+        if not rendered:
+            return
+        width = max(r.get_width() for r in rendered) + 12
+        height = sum(r.get_height() for r in rendered) + 8
+        band = pg.Surface((width, height), pg.SRCALPHA)
+        band.fill((0, 0, 0, 160))
+        self.screen.blit(band, (0, 0))
+        y = 4
+        for r in rendered:
+            self.screen.blit(r, (6, y))
+            y += r.get_height()
+        self.overlay_drawn += 1
 
     def close(self, complete: bool = True) -> None:
         self.pg.display.quit()

@@ -83,6 +83,13 @@ class Look:
     brightness: float = 0.0   # PIL percent
     contrast: float = 0.0     # PIL percent
 
+    def scaled(self, amount: float) -> "Look":
+        """`amount` of this look's departure from neutral (the performer's `reactive` control:
+        0 = no effect, 1 = the mapping as configured)."""
+        if amount == 1.0:
+            return self
+        return Look(1.0 + amount * (self.strength - 1.0), amount * self.brightness, amount * self.contrast)
+
 
 NEUTRAL = Look()
 

@@ -54,8 +54,17 @@ class StyleSmoother:
         if time_constant < 0:
             raise ValueError("smoothing time constant must be >= 0")
         self.time_constant = time_constant
+        self.tick_seconds = tick_seconds
         self.alpha = self._alpha(tick_seconds)
         self.state: StyleState | None = None
+
+    def set_time_constant(self, seconds: float) -> None:
+        """A new time constant from the next call on (the performer's `smoothing` control)."""
+        if seconds != self.time_constant:
+            if seconds < 0:
+                raise ValueError("smoothing time constant must be >= 0")
+            self.time_constant = seconds
+            self.alpha = self._alpha(self.tick_seconds)
 
     def _alpha(self, seconds: float) -> float:
         return 1.0 if self.time_constant == 0 else 1.0 - math.exp(-seconds / self.time_constant)

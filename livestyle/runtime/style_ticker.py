@@ -6,8 +6,9 @@
 Where the 8.91 s window sits is the caller's choice: centred on the frame time (render, which has
 the whole recording) or trailing the newest sample (live). Ticks may come at any rate: the
 smoothing takes the time since the previous tick, and a StyleTrack interpolates states between
-ticks. What a performer or a controller changes (seed, freeze; later strength, bypass, bank
-choice from keys, OSC or MIDI) lives in livestyle.controls, read at every tick. With a StyleBank
+ticks. What a performer or a controller changes (seed, freeze, smoothing, the bank image, the
+reactive amount and gain, from keys, OSC or MIDI) lives in livestyle.controls, read at every tick;
+bypass, blackout and strength act per frame, in the caller. With a StyleBank
 (the user's own images) the generated image chooses and blends among the bank's states instead of
 being the style itself. `measure_dynamics` gives the level and onsets the mel front end loses;
 with a Reactive mapping (runtime/reactive.py) they set each tick's strength and the style
@@ -16,7 +17,7 @@ image's brightness and contrast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -101,7 +102,9 @@ class StyleTicker:
         with a bank of the user's images, the blend of their states that the image chooses; the
         state carries the look's strength."""
         if self.bank is not None:
-            state = self.bank.state(image)
+            pinned = self.controls.style
+            state = replace(self.bank.states[pinned]) if 0 <= pinned < len(self.bank.states) \
+                else self.bank.state(image)  # a copy: the strength is set below
         else:
             style = style_input(image, self.settings.style_size)
             if look.brightness or look.contrast:
@@ -139,7 +142,7 @@ class StyleTicker:
         d = self.measure_dynamics(audio, anchor, cfg.level_seconds)
         if self.controls.input_gain_db:
             d = Dynamics(d.level_dbfs + self.controls.input_gain_db, d.onset_strength)
-        self.last_look = self.reactive(d, seconds)
+        self.last_look = self.reactive(d, seconds).scaled(self.controls.reactive)
         return self.last_look
 
     def tick(self, audio, start: int, seconds: float | None = None, anchor: int | None = None) -> StyleState:
@@ -149,6 +152,8 @@ class StyleTicker:
         no work done."""
         if self.controls.frozen and self.state is not None:
             return self.state
+        if self.controls.smoothing is not None:
+            self._smoother.set_time_constant(self.controls.smoothing)
         anchor = start + self.mel_config.clip_samples // 2 if anchor is None else anchor
         look = self.look(audio, anchor, seconds)
         raw = self.style_state(self.style_image(self.mel_window(audio, start)), look)
