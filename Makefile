@@ -21,7 +21,7 @@ system-deps:
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,dev,control]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,dev,control,ndi]'
 	touch $(STAMP) $(RUNTIME_STAMP)
 
 # The runtime alone (render/live/stylize/visualize/bench/doctor): no torch, about 0.7 GB.

@@ -210,9 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record the restyled video (no audio) to this file, at a constant 20 fps")
     p.add_argument("--stream", default=None, help="send H.264 to this URL (rtmp://, udp://, tcp://; srt:// where FFmpeg has it: see doctor)")
     p.add_argument("--stream-format", default=None, help="FFmpeg muxer for --stream (default from the URL: flv, mpegts)")
+    p.add_argument("--virtual-cam", nargs="?", const="default", default=None, metavar="DEVICE",
+                   help="also appear as a camera other programs open (OBS, Zoom, TouchDesigner): "
+                        "v4l2loopback on Linux (DEVICE: /dev/videoN), OBS's virtual camera on Windows/macOS; "
+                        "needs pip install 'livestyle[virtualcam]' (doctor says what is missing)")
+    p.add_argument("--ndi", default=None, metavar="NAME",
+                   help="also send an NDI source of this name on the local network (Resolume, "
+                        "TouchDesigner, OBS, vMix); needs pip install 'livestyle[ndi]'")
     win = p.add_mutually_exclusive_group()
     win.add_argument("--window", action="store_true", help="show the window even with -o/--stream")
-    win.add_argument("--no-window", action="store_true", help="no window (default when -o or --stream is given)")
+    win.add_argument("--no-window", action="store_true", help="no window (default when -o, --stream, --virtual-cam or --ndi is given)")
     p.add_argument("--fullscreen", action="store_true", help="start the window fullscreen (projector)")
     _add_size(p, "the camera's; smaller is faster")
     p.add_argument("--duration", type=_positive_seconds, default=None, help="stop after this many seconds")

@@ -203,6 +203,17 @@ def _osc_port_taken(c: Ctx) -> Built:
     return live_cmd(c, "--osc-port", str(port), "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []
 
 
+def _no_loopback(c: Ctx) -> Built:
+    import types
+
+    def camera(*args, **kwargs):
+        raise RuntimeError("'v4l2loopback' backend: device /dev/video7 does not exist")
+
+    fake = types.SimpleNamespace(Camera=camera, PixelFormat=types.SimpleNamespace(RGB="RGB"))
+    c.monkeypatch.setitem(sys.modules, "pyvirtualcam", fake)
+    return live_cmd(c, "--virtual-cam", "/dev/video7", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []
+
+
 def render_cmd(c: Ctx, *extra) -> list:
     return ["render", c.m["clip"], *FAST, *extra]
 
@@ -396,6 +407,18 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
     ("live --midi a port that is not there",
      lambda c: (live_cmd(c, "--midi", "NoSuchController", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
      "MIDI", "NoSuchController"),
+    ("live --virtual-cam without pyvirtualcam",
+     lambda c: (c.monkeypatch.setitem(sys.modules, "pyvirtualcam", None)
+                or live_cmd(c, "--virtual-cam", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "pip install 'livestyle[virtualcam]'", "--virtual-cam"),
+    ("live --virtual-cam with no loopback device", lambda c: _no_loopback(c), "modprobe v4l2loopback", "/dev/video7"),
+    ("live --ndi without ndi-python",
+     lambda c: (c.monkeypatch.setitem(sys.modules, "NDIlib", None)
+                or live_cmd(c, "--ndi", "show", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "pip install 'livestyle[ndi]'", "--ndi"),
+    ("live --ndi with an empty name",
+     lambda c: (live_cmd(c, "--ndi", " ", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "needs a name", "--ndi"),
     ("render reactive: an unknown key",
      lambda c: (render_cmd(c, "--config", c.config("k.yaml", "reactive:\n  loudness: 3\n"), "-o", c.tmp / "o.mp4"),
                 c.tmp / "o.mp4", []),

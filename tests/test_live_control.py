@@ -144,3 +144,119 @@ def wait_until(condition, seconds: float = 10.0) -> bool:
             return True
         time.sleep(0.002)
     return False
+
+
+class FakeVirtualCamera:
+    """pyvirtualcam's Camera as livestyle uses it (CI cannot load v4l2loopback)."""
+
+    made: list["FakeVirtualCamera"] = []
+
+    def __init__(self, width, height, fps, fmt=None, device=None):
+        self.size, self.fps, self.fmt = (width, height), fps, fmt
+        self.device = device or "/dev/video9"
+        self.frames: list[np.ndarray] = []
+        self.closed = False
+        FakeVirtualCamera.made.append(self)
+
+    def send(self, frame: np.ndarray) -> None:
+        assert frame.dtype == np.uint8 and frame.shape == (self.size[1], self.size[0], 3)
+        self.frames.append(frame.copy())
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_virtual_camera_gets_the_set_through_the_output_interface(monkeypatch):
+    import sys
+    import types
+
+    fake = types.SimpleNamespace(Camera=FakeVirtualCamera, PixelFormat=types.SimpleNamespace(RGB="RGB"))
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", fake)
+    FakeVirtualCamera.made.clear()
+    clip = REPO / "data" / "video" / "big_buck_bunny_cut_10s.mp4"
+    assert main(["live", "--clip", str(clip), "--virtual-cam", "--duration", "1.5", "--providers", "cpu",
+                 "--quiet", "--height", "48", "--model", "lite"]) == 0
+    (cam,) = FakeVirtualCamera.made
+    assert cam.fmt == "RGB" and cam.closed and cam.fps == 20
+    assert len(cam.frames) >= 5 and len({f.tobytes() for f in cam.frames}) > 1   # the set, moving
+
+
+def listening_ports() -> set[int]:
+    """TCP ports this process listens on (Linux /proc), to find the NDI sender without NDI's
+    discovery, which needs multicast DNS that CI containers lack."""
+    import os
+
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_ndi_source_carries_the_set(monkeypatch):
+    """--ndi NAME: a receiver on this machine (connected by address: no discovery here) gets the
+    frames the set sends."""
+    import sys
+    import threading
+
+    ndi = pytest.importorskip("NDIlib")
+    if not sys.platform.startswith("linux"):
+        pytest.skip("finds the sender's port through /proc")
+    from livestyle.io.outputs import NdiOutput
+
+    before = listening_ports()
+    received: list[np.ndarray] = []
+    sent: list[np.ndarray] = []
+    show = NdiOutput.show
+
+    def receive(ports: set[int]) -> None:
+        ndi.initialize()
+        settings = ndi.RecvCreateV3()
+        settings.color_format = ndi.RECV_COLOR_FORMAT_RGBX_RGBA
+        for port in sorted(ports):
+            recv = ndi.recv_create_v3(settings)
+            source = ndi.Source()
+            source.url_address = f"127.0.0.1:{port}"
+            ndi.recv_connect(recv, source)
+            for _ in range(30):
+                kind, video, _, _ = ndi.recv_capture_v2(recv, 100)
+                if kind == ndi.FRAME_TYPE_VIDEO:
+                    received.append(np.copy(video.data))
+                    ndi.recv_free_video_v2(recv, video)
+                    break
+            ndi.recv_destroy(recv)
+            if received:
+                return
+
+    def sending(self, image, now):
+        result = show(self, image, now)
+        sent.append(image.copy())
+        if len(sent) == 3:
+            threading.Thread(target=receive, args=(listening_ports() - before,), daemon=True).start()
+        if received:
+            return False  # got one: end the set
+        return result
+
+    monkeypatch.setattr(NdiOutput, "show", sending)
+    clip = REPO / "data" / "video" / "big_buck_bunny_cut_10s.mp4"
+    assert main(["live", "--clip", str(clip), "--ndi", "livestyle-test", "--duration", "8", "--providers", "cpu",
+                 "--quiet", "--height", "48", "--model", "lite"]) == 0
+    assert received, "no NDI frame arrived"
+    frame = received[0]
+    assert frame.shape == (48, sent[0].shape[1], 4)
+    # NDI's codec is lossy: the received picture is close to one of the frames sent
+    assert min(np.abs(frame[..., :3].astype(int) - s).mean() for s in sent) < 12

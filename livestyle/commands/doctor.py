@@ -146,6 +146,28 @@ def check_live(camera: str | None) -> list[Check]:
         checks.append(Check("live", "window", True, f"SDL video driver {driver!r}"))
     except UserError as exc:
         checks.append(Check("live", "window", False, str(exc)))
+    from livestyle.io.outputs import virtual_camera_status
+
+    checks.append(Check("live", "virtual camera", *virtual_camera_status()))
+    try:
+        from livestyle.io.outputs import import_ndi
+
+        ndi_ok = import_ndi().initialize()
+        checks.append(Check("live", "NDI", bool(ndi_ok), "NDI runtime found (--ndi NAME)" if ndi_ok
+                            else "ndi-python found, but NDI's runtime does not start on this CPU"))
+    except UserError as exc:
+        checks.append(Check("live", "NDI", False, str(exc).removeprefix("--ndi needs ")))
+    for module, what in (("pythonosc", "OSC control (--osc-port, --osc-send)"), ("mido", "MIDI control (--midi)")):
+        found = importlib.util.find_spec(module) is not None
+        checks.append(Check("live", module, found, what if found else f"{what}: pip install 'livestyle[control]'"))
+    if importlib.util.find_spec("mido") is not None:
+        try:
+            from livestyle.io.midi import input_names
+
+            names = input_names()
+            checks.append(Check("live", "MIDI inputs", bool(names), ", ".join(names) or "none connected"))
+        except UserError as exc:
+            checks.append(Check("live", "MIDI inputs", False, str(exc)))
     return checks
 
 

@@ -41,7 +41,7 @@ from livestyle.io.camera import CameraSource, Captured, ClipSource
 from livestyle.io.images import output_size, resize_to
 from livestyle.io.media import output_protocols
 from livestyle.io.mic import ClipAudioSource, MicSource
-from livestyle.io.outputs import FileOutput, StreamOutput, WindowOutput
+from livestyle.io.outputs import FileOutput, NdiOutput, StreamOutput, VirtualCamOutput, WindowOutput
 from livestyle.io.paths import check_output, write_text
 from livestyle.pipeline import END, Pipeline
 from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
@@ -103,6 +103,8 @@ class LiveJob:
     midi: str | None = None       # MIDI input port name
     midi_map: Path | None = None  # YAML mapping (None: io/midi.DEFAULT_MAP = configs/midi_generic8.yaml)
     midi_learn: bool = False      # print each MIDI message and what it maps to
+    virtual_cam: str | None = None  # "default" or a device (/dev/videoN): a camera other programs open
+    ndi: str | None = None          # an NDI source of this name
 
 
 @dataclass
@@ -191,8 +193,8 @@ def open_audio_source(job: LiveJob, sample_rate: int, video: CameraSource | Clip
 
 def live(job: LiveJob) -> LiveStats:
     cfg = job.cfg
-    if not (job.window or job.record or job.stream):
-        raise UserError("no output: use the window (default), -o FILE and/or --stream URL")
+    if not (job.window or job.record or job.stream or job.virtual_cam or job.ndi):
+        raise UserError("no output: use the window (default), -o FILE, --stream URL, --virtual-cam and/or --ndi NAME")
     if job.duration is not None and job.duration <= 0:
         raise UserError(f"--duration must be positive, got {job.duration}")
     if job.record is not None:
@@ -250,6 +252,11 @@ def live(job: LiveJob) -> LiveStats:
         t0 = time.monotonic()
         if job.record:
             outputs.append(FileOutput(job.record, width, height, cfg.record_fps, t0, crf=cfg.crf))
+        if job.virtual_cam:
+            outputs.append(VirtualCamOutput(width, height, cfg.record_fps, t0,
+                                            None if job.virtual_cam == "default" else job.virtual_cam))
+        if job.ndi:
+            outputs.append(NdiOutput(job.ndi, width, height, cfg.record_fps, t0))
         if job.stream:
             outputs.append(StreamOutput(job.stream, width, height, cfg.record_fps, t0, fmt=job.stream_format,
                                         bitrate_kbps=cfg.stream_kbps))
@@ -446,14 +453,15 @@ def run(args: argparse.Namespace) -> None:
     for name in ("seed", "smoothing"):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
-    window = not args.no_window and not (args.output or args.stream) or args.window
+    window = not args.no_window and not (args.output or args.stream or args.virtual_cam or args.ndi) or args.window
     job = LiveJob(camera=args.camera, clip=args.clip, loop=args.loop, mic=args.mic, audio=args.audio,
                   window=window, fullscreen=args.fullscreen, record=args.output, stream=args.stream,
                   stream_format=args.stream_format, size=args.size, height=args.height, duration=args.duration,
                   cfg=cfg, runtime=runtime, providers=args.providers, models=args.models, styles=args.styles,
                   status=not args.quiet, reactive=load_reactive_config(args.config, args.no_reactive),
                   osc_port=args.osc_port, osc_host=args.osc_host, osc_send=args.osc_send, presets=args.presets,
-                  midi=args.midi, midi_map=args.midi_map, midi_learn=args.midi_learn)
+                  midi=args.midi, midi_map=args.midi_map, midi_learn=args.midi_learn, virtual_cam=args.virtual_cam,
+                  ndi=args.ndi)
     stats = live(job)
     summary = stats.summary()
     if args.json:

@@ -208,6 +208,111 @@ def stream_format(url: str) -> str:
     return STREAM_FORMATS[scheme]
 
 
+LOOPBACK_HINT = ("on Linux load v4l2loopback (Debian: apt install v4l2loopback-dkms; then sudo modprobe "
+                 "v4l2loopback devices=1 exclusive_caps=1 card_label=livestyle); on Windows and macOS install "
+                 "OBS Studio and start its virtual camera once")
+
+
+def import_pyvirtualcam():
+    try:
+        import pyvirtualcam
+    except ImportError:
+        raise UserError("--virtual-cam needs pyvirtualcam: pip install 'livestyle[virtualcam]'") from None
+    return pyvirtualcam
+
+
+class VirtualCamOutput:
+    """A camera other programs open (OBS, Zoom, TouchDesigner, a browser) through pyvirtualcam:
+    v4l2loopback on Linux, OBS's virtual camera on Windows and macOS. Written at a constant rate
+    like files, never with the window's overlay. `device`: a /dev/videoN on Linux, else the
+    backend's default."""
+
+    def __init__(self, width: int, height: int, fps: int, t0: float, device: str | None = None):
+        pyvirtualcam = import_pyvirtualcam()
+        try:
+            self.cam = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB, device=device)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise UserError(f"--virtual-cam{' ' + device if device else ''}: cannot start ({exc}); "
+                            f"{LOOPBACK_HINT}") from None
+        self.path = f"virtual camera {self.cam.device}"
+        self.rate = ConstantRate(fps, t0)
+        self.frames = 0
+
+    def show(self, image: np.ndarray, now: float) -> bool:
+        if self.rate.due(now):  # one frame per due slot: the device shows the newest
+            self.cam.send(np.ascontiguousarray(image))
+            self.frames += 1
+        return True
+
+    def close(self, complete: bool = True) -> None:
+        self.cam.close()
+
+
+def virtual_camera_status() -> tuple[bool, str]:
+    """Whether --virtual-cam can run here, and what to do when it cannot (doctor)."""
+    import sys
+
+    try:
+        import_pyvirtualcam()
+    except UserError as exc:
+        return False, str(exc).removeprefix("--virtual-cam needs ")
+    if sys.platform != "linux":
+        return True, "pyvirtualcam found; it uses OBS's virtual camera (install OBS Studio, start it once)"
+    devices = []
+    for name_file in sorted(Path("/sys/devices/virtual/video4linux").glob("video*/name")):
+        devices.append(f"/dev/{name_file.parent.name} ({name_file.read_text().strip()})")
+    if not devices:
+        return False, f"no v4l2loopback device: {LOOPBACK_HINT.removeprefix('on Linux ')}"
+    return True, "v4l2loopback: " + ", ".join(devices)
+
+
+def import_ndi():
+    try:
+        import NDIlib
+    except ImportError:
+        raise UserError("--ndi needs ndi-python (NDI's runtime under the NDI SDK licence): "
+                        "pip install 'livestyle[ndi]'") from None
+    return NDIlib
+
+
+class NdiOutput:
+    """An NDI source named `name` on the local network (ndi-python, which bundles NDI's runtime):
+    TouchDesigner, Resolume, OBS and vMix list it as "<host> (<name>)". Written at a constant rate
+    like files, RGBX (NDI's own codec compresses it on the wire), never with the overlay. The send
+    does not wait for the receiver's clock, so a slow receiver never slows the set."""
+
+    def __init__(self, name: str, width: int, height: int, fps: int, t0: float):
+        ndi = self.ndi = import_ndi()
+        if not name.strip():
+            raise UserError("--ndi: the source needs a name, e.g. --ndi livestyle")
+        if not ndi.initialize():
+            raise UserError("--ndi: NDI's runtime cannot start on this machine (its CPU lacks SSE4.2?)")
+        settings = ndi.SendCreate()
+        settings.ndi_name = name
+        settings.clock_video = False
+        self.sender = ndi.send_create(settings)
+        if self.sender is None:
+            raise UserError(f"--ndi {name}: NDI could not create the source")
+        self.path = f"NDI source {name!r}"
+        self.rgbx = np.full((height, width, 4), 255, np.uint8)
+        self.frame = ndi.VideoFrameV2()
+        self.frame.FourCC = ndi.FOURCC_VIDEO_TYPE_RGBX
+        self.frame.frame_rate_N, self.frame.frame_rate_D = fps, 1
+        self.rate = ConstantRate(fps, t0)
+        self.frames = 0
+
+    def show(self, image: np.ndarray, now: float) -> bool:
+        if self.rate.due(now):
+            self.rgbx[..., :3] = image
+            self.frame.data = self.rgbx
+            self.ndi.send_send_video_v2(self.sender, self.frame)
+            self.frames += 1
+        return True
+
+    def close(self, complete: bool = True) -> None:
+        self.ndi.send_destroy(self.sender)
+
+
 class StreamOutput:
     """H.264 at a constant rate to a URL, tuned for latency (no B-frames, a keyframe every 2 s so
     viewers can join)."""

@@ -8,6 +8,10 @@ crops of the style work's data set (the frozen held-out set refused):
   feature   MSE between VGG-19 relu1_1, relu2_1, relu3_1 of the two outputs
   temporal  the ReReVST-style term of the r31 trainer: L1 between the student's output on warped,
             noisy content and its warped output, so the cheap net does not flicker more
+  style     (optional, `style_weight`) r31's own style loss against the style image (Gram matrices
+            and means at relu1_1..relu4_1): pixel and feature matching alone leave the student's
+            textures flatter than the teacher's (Gram ratio 0.875 vs 0.644, bench/RESULTS.md),
+            because the average of plausible textures is a blur; the style term rewards texture
 
 Distillation rather than training on the style losses alone: the student then inherits r31's
 balance of content and style, which the held-out quality figures compare against (issue 11), and
@@ -28,7 +32,7 @@ from livestyle.config import to_dict
 from livestyle.errors import UserError
 from livestyle.models.stnet_lite import LiteSTNet
 from livestyle.train import distributed
-from livestyle.train.stnet_trainer import STNetTrainConfig, STNetTrainer, random_smooth_flow, warp
+from livestyle.train.stnet_trainer import STNetTrainConfig, STNetTrainer, random_smooth_flow, style_loss, warp
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,8 @@ class DistillStage:
     temporal_weight: float = 1.0
     temporal_flow: float = 4.0        # pixels of random smooth displacement
     temporal_noise: float = 0.02
+    style_weight: float = 0.0         # r31's style loss (stnet_trainer.style_loss) against the style image
+    style_layers: tuple[str, ...] = ("r11", "r21", "r31", "r41")
 
 
 @dataclass
@@ -97,13 +103,21 @@ class LiteTrainer(STNetTrainer):
         cfg = self.cfg.distill
         s_mean, s_matrix, target = self.teacher(content, style)
         out = self.student.stylize(content, s_mean, s_matrix)
+        layers = FEATURE_LAYERS + tuple(n for n in cfg.style_layers if n not in FEATURE_LAYERS) \
+            if cfg.style_weight > 0 else FEATURE_LAYERS
         with torch.no_grad():
             t_feats = self.loss_net(target, FEATURE_LAYERS)
-        o_feats = self.loss_net(out, FEATURE_LAYERS)
+        o_feats = self.loss_net(out, layers)
         pixel = F.l1_loss(out, target)
         feature = sum(F.mse_loss(o_feats[n], t_feats[n]) for n in FEATURE_LAYERS)
         total = cfg.pixel_weight * pixel + cfg.feature_weight * feature
         losses = {"pixel": pixel.detach(), "feature": feature.detach(), "out": out}
+        if cfg.style_weight > 0:
+            with torch.no_grad():
+                s_feats = self.loss_net(style, tuple(cfg.style_layers))
+            ls = style_loss(o_feats, s_feats, tuple(cfg.style_layers))
+            total = total + cfg.style_weight * ls
+            losses["style"] = ls.detach()
         if cfg.temporal_weight > 0 and self.student.training:
             grid = random_smooth_flow(content.shape, cfg.temporal_flow)
             moved = (warp(content, grid) + cfg.temporal_noise * torch.randn_like(content)).clamp(0, 1)
