@@ -226,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=None, help="seed of the fixed noise z (default 0)")
     p.add_argument("--smoothing", type=_seconds, default=None, help="style smoothing time constant, s (default 0.5)")
     p.add_argument("--json", type=Path, default=None, help="write the end-of-set figures (fps, latency) here")
+    p.add_argument("--camera-loss", choices=("last", "black"), default=None,
+                   help="while a camera lost during the set is retried, show its last frame (default) or black; "
+                        "a lost microphone holds the style; both resume when the device returns")
     ctl = p.add_argument_group("control (OSC and MIDI need the control extra: pip install 'livestyle[control]')")
     ctl.add_argument("--osc-port", type=_port, default=None,
                      help="listen for OSC on this UDP port: /livestyle/bypass, strength, freeze, seed, next, "

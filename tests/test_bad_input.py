@@ -419,6 +419,13 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
     ("live --ndi with an empty name",
      lambda c: (live_cmd(c, "--ndi", " ", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
      "needs a name", "--ndi"),
+    ("live camera_loss neither last nor black",
+     lambda c: (live_cmd(c, "--config", c.config("cl.yaml", "live:\n  camera_loss: grey\n"), "-o", c.tmp / "o.mp4"),
+                c.tmp / "o.mp4", []),
+     "camera_loss must be 'last' or 'black'", "cl.yaml"),
+    ("live --camera-loss with an unknown choice",
+     lambda c: (live_cmd(c, "--camera-loss", "grey", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "invalid choice", "grey"),
     ("render reactive: an unknown key",
      lambda c: (render_cmd(c, "--config", c.config("k.yaml", "reactive:\n  loudness: 3\n"), "-o", c.tmp / "o.mp4"),
                 c.tmp / "o.mp4", []),
@@ -575,7 +582,9 @@ def test_odd_sizes_are_noted_once(tmp_path, caplog):
 
 # ------------------------------------------------- 3: a failing output does not end the live set
 
-def test_a_dropped_stream_keeps_the_recording_going(tmp_path, monkeypatch, caplog):
+def test_a_dropped_stream_keeps_the_recording_going_and_is_retried(tmp_path, monkeypatch, caplog):
+    """A stream that keeps failing (it connects, then every send fails) is retried with a back-off
+    that keeps growing, so the terminal is not flooded; the recording beside it goes on."""
     from livestyle.io.outputs import StreamOutput
 
     calls = []
@@ -586,12 +595,12 @@ def test_a_dropped_stream_keeps_the_recording_going(tmp_path, monkeypatch, caplo
 
     monkeypatch.setattr(StreamOutput, "show", dropped)
     out = tmp_path / "rec.mp4"
-    with caplog.at_level("WARNING", logger="livestyle.commands.live"):
+    with caplog.at_level("WARNING", logger="livestyle.io.recovery"):
         assert main(["live", "--clip", str(CLIP), "-o", str(out), "--stream", "udp://127.0.0.1:9", "--duration", "2",
                      *LIVE]) == 0
-    assert len(calls) == 1  # dropped after its failure, not called again
+    assert 1 <= len(calls) <= 5   # 0.25 + 0.5 + 1 s of back-off fit in the 2 s set
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert len(warnings) == 1 and "udp://127.0.0.1:9: output failed" in warnings[0]
+    assert warnings[0] == "stream udp://127.0.0.1:9: lost (the stream failed (Connection reset by peer)); retrying"
     with av.open(str(out)) as c:
         assert sum(1 for _ in c.decode(video=0)) >= 10
 

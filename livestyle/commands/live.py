@@ -41,7 +41,9 @@ from livestyle.io.camera import CameraSource, Captured, ClipSource
 from livestyle.io.images import output_size, resize_to
 from livestyle.io.media import output_protocols
 from livestyle.io.mic import ClipAudioSource, MicSource
-from livestyle.io.outputs import FileOutput, NdiOutput, StreamOutput, VirtualCamOutput, WindowOutput
+from livestyle.io.outputs import (FileOutput, NdiOutput, ReconnectingStream, StreamOutput, VirtualCamOutput,
+                                  WindowOutput)
+from livestyle.io.recovery import DeviceHealth, Outage, RecoveringAudio, RecoveringVideo
 from livestyle.io.paths import check_output, write_text
 from livestyle.pipeline import END, Pipeline
 from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
@@ -72,6 +74,7 @@ class LiveConfig:
     status_every: float = 2.0     # seconds between status lines on a terminal
     styles_temperature: float = 0.5  # --styles: lower = the music picks one look, higher = blends
     input_gain_db: float = 0.0    # added to the measured level for the reactive mapping; C/+/- keys change it
+    camera_loss: str = "last"     # while a lost camera is retried: "last" frame or "black"
 
 
 @dataclass
@@ -104,6 +107,7 @@ class LiveJob:
     midi_map: Path | None = None  # YAML mapping (None: io/midi.DEFAULT_MAP = configs/midi_generic8.yaml)
     midi_learn: bool = False      # print each MIDI message and what it maps to
     virtual_cam: str | None = None  # "default" or a device (/dev/videoN): a camera other programs open
+    on_device_event: Any = None     # (event, device) on each loss and recovery (tests, the soak benchmark)
     ndi: str | None = None          # an NDI source of this name
 
 
@@ -119,6 +123,7 @@ class LiveStats:
     latencies_ms: list[float] = field(default_factory=list, repr=False)
     provider: str = ""
     audio_overflows: int = 0
+    outages: list[Outage] = field(default_factory=list, repr=False)   # devices lost and recovered
 
     def summary(self) -> dict[str, Any]:
         p50, p95 = np.percentile(self.latencies_ms, [50, 95]) if self.latencies_ms else (None, None)
@@ -128,7 +133,10 @@ class LiveStats:
                 "dropped_fraction": round(self.dropped / max(self.captured, 1), 3),
                 "latency_ms_p50": None if p50 is None else round(float(p50), 1),
                 "latency_ms_p95": None if p95 is None else round(float(p95), 1),
-                "provider": self.provider, "audio_overflows": self.audio_overflows}
+                "provider": self.provider, "audio_overflows": self.audio_overflows,
+                "outages": [{"device": o.device, "reason": o.reason,
+                             "recovered_after_s": None if o.seconds is None else round(o.seconds, 2)}
+                            for o in self.outages]}
 
     def line(self) -> str:
         s = self.summary()
@@ -233,8 +241,13 @@ def live(job: LiveJob) -> LiveStats:
             midi = MidiControl(job.midi, load_midi_map(job.midi_map), dispatch, learn=job.midi_learn)
         if job.window:
             outputs.append(WindowOutput(fullscreen=job.fullscreen, dispatch=dispatch, status=lambda: status_lines()))
-        video = open_video_source(job)
-        audio = open_audio_source(job, mel_cfg.sample_rate, video)
+        raw_video = open_video_source(job)
+        raw_audio = open_audio_source(job, mel_cfg.sample_rate, raw_video)
+        # a device lost during the set is retried (io/recovery.py); at the start it is the user's
+        video = RecoveringVideo(raw_video, lambda: open_video_source(job), fill=cfg.camera_loss,
+                                health=DeviceHealth(raw_video.name, job.on_device_event))
+        audio = RecoveringAudio(raw_audio, lambda: open_audio_source(job, mel_cfg.sample_rate, raw_video),
+                                health=DeviceHealth(raw_audio.name, job.on_device_event))
         width, height = output_size(video.width, video.height, job.size, job.height)
         video.output_size = (width, height)  # resized in the source's own thread, beside the stylizer
         check_frame_size(width, height, frame_size_limits(job.runtime),
@@ -258,8 +271,10 @@ def live(job: LiveJob) -> LiveStats:
         if job.ndi:
             outputs.append(NdiOutput(job.ndi, width, height, cfg.record_fps, t0))
         if job.stream:
-            outputs.append(StreamOutput(job.stream, width, height, cfg.record_fps, t0, fmt=job.stream_format,
-                                        bitrate_kbps=cfg.stream_kbps))
+            outputs.append(ReconnectingStream(
+                lambda start: StreamOutput(job.stream, width, height, cfg.record_fps, start, fmt=job.stream_format,
+                                           bitrate_kbps=cfg.stream_kbps),
+                job.stream, DeviceHealth(f"stream {job.stream}", job.on_device_event)))
     except BaseException:
         for out in outputs:
             out.close(complete=False)
@@ -282,7 +297,12 @@ def live(job: LiveJob) -> LiveStats:
         return [f"{r['fps']:.1f} fps shown, {stats.captured / max(stats.seconds, 1e-9):.1f} captured, "
                 f"style {stats.ticks / max(stats.seconds, 1e-9):.1f} Hz",
                 f"latency {r['latency']:.0f} ms (p95 {r['latency_p95']:.0f})",
-                f"{stnet.provider}, {stnet.model}", level_meter(level_dbfs()), control_state(controls)]
+                f"{stnet.provider}, {stnet.model}", level_meter(level_dbfs()), control_state(controls),
+                *device_problems()]
+
+    def device_problems() -> list[str]:
+        healths = [video.health, audio.health] + [o.health for o in outputs if hasattr(o, "health")]
+        return [status for h in healths if (status := h.status()) is not None]
 
     def style_worker() -> None:
         """Ticks at style_hz on the wall clock; a tick that would start late is skipped, never
@@ -323,7 +343,8 @@ def live(job: LiveJob) -> LiveStats:
                 else resize_to(frame.image, width, height)
             state = glide.at(states.peek(), time.monotonic())  # glides on even when bypassed
             strength = controls.frame_strength(state.strength)
-            styled = image if controls.blackout or strength <= 0.0 else stnet.stylize(image, state, strength)
+            styled = image if controls.blackout or strength <= 0.0 or frame.as_is \
+                else stnet.stylize(image, state, strength)
             shown.put((styled, frame.captured, image))
             stats.stylized += 1
         shown.end()
@@ -365,7 +386,7 @@ def live(job: LiveJob) -> LiveStats:
                 update(now)
                 level = level_dbfs()
                 print(f"\rlive: {stats.line()}, {'-' if level is None else f'{level:.0f}'} dBFS, "
-                      f"{control_state(controls)}   ", end="", file=sys.stderr, flush=True)
+                      f"{control_state(controls)}{''.join(', ' + p for p in device_problems())}   ", end="", file=sys.stderr, flush=True)
                 next_status = now + cfg.status_every
 
     def drop_output(out: Any, exc: Exception) -> None:
@@ -387,6 +408,8 @@ def live(job: LiveJob) -> LiveStats:
         stats.dropped = frames.dropped
         stats.captured = stats.stylized + frames.dropped
         stats.audio_overflows = audio.overflows
+        healths = [video.health, audio.health] + [o.health for o in outputs if hasattr(o, "health")]
+        stats.outages = sorted((o for h in healths for o in h.outages), key=lambda o: o.lost_at)
 
     if osc is not None:
         osc.start()
@@ -447,6 +470,10 @@ def run(args: argparse.Namespace) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 60:
             raise UserError(f"{args.config}:live: {name} must be a whole number of ticks per second in 1..60, "
                             f"not {value!r}")
+    if cfg.camera_loss not in ("last", "black"):
+        raise UserError(f"{args.config}:live: camera_loss must be 'last' or 'black', not {cfg.camera_loss!r}")
+    if args.camera_loss is not None:
+        cfg.camera_loss = args.camera_loss
     gain = cfg.input_gain_db
     if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not -60.0 <= gain <= 60.0:
         raise UserError(f"{args.config}:live: input_gain_db must be a number of dB in [-60, 60], not {gain!r}")

@@ -30,6 +30,7 @@ class Captured:
     image: np.ndarray   # RGB uint8 (H, W, 3)
     captured: float     # time.monotonic() when the frame arrived
     index: int
+    as_is: bool = False  # show it unstyled (the black filler while a lost camera is retried)
 
 
 class CameraSource:

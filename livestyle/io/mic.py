@@ -8,6 +8,7 @@ timeline holds a little more than one 8.91 s window however long the set lasts.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ class MicSource:
     --list-devices` shows them. PortAudio delivers our sample rate; up to two channels are
     recorded and averaged (a stereo line input is downmixed)."""
 
+    STALL_SECONDS = 1.0   # no audio for this long while the set runs: the input is lost (unplugged)
+
     def __init__(self, device: str | int | None, sample_rate: int, sd: Any = None):
         self.sd = sd or import_sounddevice()
         self.sample_rate = sample_rate
@@ -48,7 +51,10 @@ class MicSource:
         self.overflows = 0
 
     def run(self, timeline: AudioTimeline, stop: threading.Event, t0: float) -> None:
+        heard = [time.monotonic()]
+
         def callback(indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+            heard[0] = time.monotonic()
             if status and getattr(status, "input_overflow", False):
                 self.overflows += 1
             timeline.append(indata.mean(axis=1) if indata.ndim == 2 else indata)
@@ -62,6 +68,8 @@ class MicSource:
         with stream:
             while not stop.is_set():
                 stop.wait(0.1)
+                if time.monotonic() - heard[0] > self.STALL_SECONDS or not getattr(stream, "active", True):
+                    raise UserError(f"{self.name}: stopped delivering audio (unplugged?)")
         timeline.finish()
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import av
 import numpy as np
@@ -17,6 +19,9 @@ from livestyle.controls import GAIN_RANGE_DB, GAIN_STEP_DB, Controls, Dispatcher
 from livestyle.errors import UserError
 from livestyle.io.encode import VideoWriter, check_encoder, rgb_frame
 from livestyle.native_output import captured_native_output
+
+if TYPE_CHECKING:
+    from livestyle.io.recovery import DeviceHealth
 
 log = logging.getLogger(__name__)
 
@@ -359,3 +364,69 @@ class StreamOutput:
         except (av.error.FFmpegError, OSError):
             pass
         self.output.close()
+
+
+STABLE_SECONDS = 10.0   # a stream up this long has recovered; failing sooner continues the back-off
+
+
+class ReconnectingStream:
+    """--stream that survives its receiver going away: a failed send closes the connection and a
+    background thread reopens it with back-off (io/recovery.py), while the set and the other
+    outputs go on; frames for the stream are skipped meanwhile (nothing queues). The first
+    connection is made at once: a URL that fails then is the user's mistake and ends the set."""
+
+    def __init__(self, open_stream: Callable[[float], "StreamOutput"], url: str,
+                 health: "DeviceHealth | None" = None):
+        from livestyle.io.recovery import DeviceHealth
+
+        self.open_stream, self.url = open_stream, url
+        self.path = url
+        self.health = health or DeviceHealth(f"stream {url}")
+        self.stream: StreamOutput | None = open_stream(time.monotonic())
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._attempt = 0   # back-off step; kept when a stream fails again soon after it came back
+
+    def show(self, image: np.ndarray, now: float) -> bool:
+        stream = self.stream
+        if stream is None:
+            return True
+        try:
+            stream.show(image, now)
+        except UserError as exc:
+            self.stream = None
+            previous = self.health.outages[-1] if self.health.outages else None
+            if previous is None or previous.back_at is None or now - previous.back_at > STABLE_SECONDS:
+                self._attempt = 0   # it had been up a while: start the back-off afresh
+            self.health.lost(str(exc).removeprefix(f"{self.url}: "))
+            try:
+                stream.close(complete=False)
+            except Exception:  # noqa: BLE001 - the connection is gone already
+                pass
+            self._thread = threading.Thread(target=self._reconnect, name="stream reconnect", daemon=True)
+            self._thread.start()
+        return True
+
+    def _reconnect(self) -> None:
+        from livestyle.io.recovery import backoff
+
+        while not self._stop.wait(backoff(self._attempt)):
+            self._attempt += 1
+            try:
+                stream = self.open_stream(time.monotonic())
+            except UserError as exc:
+                log.debug("%s: reconnect failed (%s)", self.url, exc)
+                continue
+            self.stream = stream
+            self.health.back()
+            return
+
+    def status(self) -> str | None:
+        return self.health.status()
+
+    def close(self, complete: bool = True) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self.stream is not None:
+            self.stream.close(complete)
