@@ -187,7 +187,7 @@ def test_lost_microphone_holds_the_style_and_resumes(tmp_path, monkeypatch, even
 
     monkeypatch.setattr(FileOutput, "show", recording)
     assert main(["live", "--clip", str(CLIP), "--loop", "-o", str(tmp_path / "set.mkv"), *FAST]) == 0
-    audio_events = [e[0] for e in events.items if e[1] == str(CLIP) and e[0] != "reopen failed"]
+    audio_events = [e[0] for e in events.items if e[1] == f"{CLIP} (audio)"]
     assert "lost" in audio_events and audio_events[-1] == "back"
     held = [end for phase, end in ends if phase == "lost"]
     assert held and max(held) <= int(1.0 * sr) + sr // 10   # the timeline stopped growing: the style holds

@@ -79,7 +79,7 @@ class ClipAudioSource:
 
     def __init__(self, path: Path, sample_rate: int, loop: bool = False):
         self.path, self.sample_rate, self.loop = Path(path), sample_rate, loop
-        self.name = str(path)
+        self.name = f"{path} (audio)"
         self.overflows = 0
 
     def run(self, timeline: AudioTimeline, stop: threading.Event, t0: float) -> None:

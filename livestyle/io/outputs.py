@@ -339,6 +339,14 @@ class StreamOutput:
             options = {"preset": "veryfast", "tune": "zerolatency", "g": str(2 * fps), "bf": "0",
                        "b": f"{bitrate_kbps}k", "maxrate": f"{bitrate_kbps}k", "bufsize": f"{2 * bitrate_kbps}k"}
         self.video.options = options
+        try:  # the header goes out now: a receiver that is not there fails here, not at the first frame
+            self.output.start_encoding()
+        except (av.error.FFmpegError, OSError) as exc:
+            try:
+                self.output.close()
+            except (av.error.FFmpegError, OSError):
+                pass
+            raise UserError(f"{url}: cannot open the stream ({exc})") from None
         self.time_base = Fraction(1, fps)
         self.rate = ConstantRate(fps, t0)
         self.frames = 0
