@@ -60,6 +60,7 @@ class Controls:
     style: int = -1              # --styles bank: -1 = the music chooses, i = that image
     reactive: float = 1.0        # share of the reactive mapping's effect: 0 = none, 1 = as configured
     overlay: bool = False        # the window's status overlay
+    preset: int | None = None    # the slot last saved or recalled (shown on the overlay)
     version: int = 0             # bumped by every change the dispatcher makes
 
     def frame_strength(self, state_strength: float) -> float:
@@ -275,6 +276,7 @@ class Dispatcher:
             self.presets.save(slot, {name: getattr(self.controls, name) for name in PRESET_FIELDS})
         except OSError as exc:
             raise BadControl(f"cannot write {self.presets.path} ({exc.strerror or exc})") from None
+        self.controls.preset = slot
         log.info("preset %d saved", slot)
 
     def _recall(self, slot: int) -> None:
@@ -290,4 +292,5 @@ class Dispatcher:
                 if f.name == "style" and not -1 <= value < max(self.styles, 0):
                     value = -1  # saved with a larger bank: the music chooses
                 setattr(self.controls, f.name, value)
+        self.controls.preset = slot
         log.info("preset %d recalled", slot)

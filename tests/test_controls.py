@@ -84,6 +84,7 @@ def test_presets_keep_the_whole_state_between_sets(tmp_path):
     c = later.controls
     assert (c.seed, c.strength, c.style, c.reactive, c.smoothing, c.input_gain_db, c.frozen, c.bypass) == \
         (5, 0.7, 3, 0.2, 1.5, 6.0, True, False)
+    assert c.preset == 1   # the overlay shows which slot is on
     small = make(tmp_path, styles=2)   # a smaller bank: the music chooses instead of image 3
     assert small("preset/recall", 1) and small.controls.style == -1
 

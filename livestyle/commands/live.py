@@ -169,7 +169,7 @@ class RecentFigures:
 def control_state(c: Controls) -> str:
     """The performer's state in a few words (overlay, terminal)."""
     flags = [name for name, on in (("BLACKOUT", c.blackout), ("BYPASS", c.bypass), ("frozen", c.frozen)) if on]
-    style = f", style {c.style}" if c.style >= 0 else ""
+    style = (f", style {c.style}" if c.style >= 0 else "") + (f", preset {c.preset}" if c.preset is not None else "")
     return " ".join(flags + [f"seed {c.seed}, strength {c.strength:.0%}, reactive {c.reactive:.0%}, "
                              f"gain {c.input_gain_db:+.0f} dB{style}"])
 
