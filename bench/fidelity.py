@@ -15,6 +15,7 @@ RMS, the starter set's level.
 
 The path is render's own (livestyle/commands/render.py, checked against tick_styles and
 stylize_frames): a StyleTicker with render's defaults (RenderConfig: 20 style ticks a second,
+the rate on a GPU; a render painted on the CPU ticks at cpu_style_hz, 5, and interpolates;
 smoothing 0.5 s, 128 px style input, seed 0), ticked at k / 20 s for k = 0 .. ceil(20 T) on the
 8.91 s window centred on the tick (silence before 0 and after the end, as render's timeline reads
 it), each tick's smoothed state added to a StyleTrack, and a frame at time t restyled by the STNet

@@ -19,7 +19,7 @@ import math
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -53,7 +53,10 @@ log = logging.getLogger(__name__)
 @dataclass
 class RenderConfig:
     fps: int | str = 20            # "source" keeps the input's rate
-    style_hz: int = 20
+    style_hz: int = 20             # style ticks per second of output (the paper's 20)
+    cpu_style_hz: int = 5          # ... when the frames are painted on the CPU, where the tick shares the
+                                   # cores: states are interpolated between ticks (StyleTrack), not
+                                   # skipped (bench/RESULTS.md, issue 11)
     smoothing: float = 0.5         # seconds; see bench/temporal.py for how it was chosen
     style_size: int = 128
     seed: int = 0
@@ -89,6 +92,7 @@ class RenderStats:
     seconds: float = 0.0
     provider: str = ""
     output: Path | None = None
+    style_hz: int = 0
 
 
 def validate(job: RenderJob) -> tuple[MediaInfo, Path, float]:
@@ -133,13 +137,16 @@ class RenderPlan:
     n_ticks: int
 
     @classmethod
-    def of(cls, job: RenderJob, info: MediaInfo) -> "RenderPlan":
+    def of(cls, job: RenderJob, info: MediaInfo, style_hz: int | None = None) -> "RenderPlan":
         end = info.duration if job.duration is None else min(info.duration, job.start + job.duration)
         length = end - job.start
         fps = info.fps if job.cfg.fps == "source" else Fraction(int(job.cfg.fps))
         width, height = output_size(info.width, info.height, job.size, job.height)
-        return cls(job.start, length, fps, max(1, round(length * fps)), width, height,
-                   1.0 / job.cfg.style_hz, int(math.ceil(length * job.cfg.style_hz)) + 1)
+        plan = cls(job.start, length, fps, max(1, round(length * fps)), width, height, 0.0, 0)
+        return plan.ticking_at(style_hz or job.cfg.style_hz)
+
+    def ticking_at(self, style_hz: int) -> "RenderPlan":
+        return replace(self, tick_seconds=1.0 / style_hz, n_ticks=int(math.ceil(self.length * style_hz)) + 1)
 
 
 # ---------------------------------------------------------------------------- stages (one thread each)
@@ -272,6 +279,8 @@ def render(job: RenderJob) -> RenderStats:
     engine = Engine(job.runtime, job.providers)
     folder = models_dir(job.models)
     stnet = STNetRunner(engine, folder, style_size=cfg.style_size)
+    style_hz = cfg.cpu_style_hz if stnet.provider == "cpu" else cfg.style_hz
+    plan = plan.ticking_at(style_hz)
     bank = None if job.styles is None else StyleBank.from_folder(job.styles, stnet, cfg.style_size, cfg.styles_temperature)
     ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
                          TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds), Controls(seed=cfg.seed), bank,
@@ -281,7 +290,7 @@ def render(job: RenderJob) -> RenderStats:
     pipeline = Pipeline()
     timeline = AudioTimeline(mel_cfg.sample_rate)
     frames_q, styles_q, out_q = (pipeline.channel(n) for n in (cfg.frame_queue, cfg.style_queue, cfg.frame_queue))
-    stats = RenderStats(provider=stnet.provider)
+    stats = RenderStats(provider=stnet.provider, style_hz=style_hz)
     bar = tqdm(total=plan.n_frames, unit="frame", desc=f"render {job.output.name}", dynamic_ncols=True,
                disable=not (job.progress and sys.stderr.isatty()))
     needed = int((plan.length + mel_cfg.clip_seconds) * mel_cfg.sample_rate) + mel_cfg.sample_rate
@@ -329,6 +338,11 @@ def run(args: argparse.Namespace) -> None:
     cfg, runtime = load_render_config(args.config)
     if args.model is not None:
         runtime.model = args.model
+    for name in ("style_hz", "cpu_style_hz"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 120:
+            raise UserError(f"{args.config}:render: {name} must be a whole number of ticks per second in 1..120, "
+                            f"not {value!r}")
     for name in ("fps", "seed", "smoothing", "crf"):
         value = getattr(args, name)
         if value is not None:
@@ -340,4 +354,4 @@ def run(args: argparse.Namespace) -> None:
     stats = render(job)
     if not args.quiet:
         print(f"{stats.output}: {stats.frames} frames in {stats.seconds:.1f} s "
-              f"({stats.frames / max(stats.seconds, 1e-9):.2f} fps on {stats.provider})")
+              f"({stats.frames / max(stats.seconds, 1e-9):.2f} fps on {stats.provider}, style {stats.style_hz} Hz)")
