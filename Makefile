@@ -21,7 +21,7 @@ system-deps:
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,dev,control,ndi]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,dev,control,ndi,vis2mus]'
 	touch $(STAMP) $(RUNTIME_STAMP)
 
 # The runtime alone (render/live/stylize/visualize/bench/doctor): no torch, about 0.7 GB.

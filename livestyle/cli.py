@@ -312,8 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a network (resumable)",
                        description="Train with the settings in a YAML config. Interrupt at any time: "
                                    "running the same command again resumes from the last checkpoint.")
-    p.add_argument("model", choices=["stnet", "lite", "mvnet"],
-                   help="which network: stnet (r31), lite (the CPU content path, distilled from the exported r31), mvnet")
+    p.add_argument("model", choices=["stnet", "lite", "mvnet", "vis2mus"],
+                   help="which network: stnet (r31), lite (the CPU content path, distilled from the exported r31), "
+                        "mvnet, vis2mus (the PolyDis chord/texture music model, on POP909)")
     p.add_argument("--config", type=Path, default=None, help="training YAML (e.g. configs/train_stnet.yaml)")
     p.add_argument("--out-dir", default=None, help="override the config's out_dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar; log lines instead")

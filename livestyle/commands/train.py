@@ -1,4 +1,4 @@
-"""`livestyle train stnet|lite|mvnet`: resumable training from a YAML config (needs the train extra)."""
+"""`livestyle train stnet|lite|mvnet|vis2mus`: resumable training from a YAML config (needs the train extra)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ def run(args: argparse.Namespace) -> None:
         from livestyle.train.stnet_trainer import STNetTrainConfig as Config, STNetTrainer as Trainer
     elif args.model == "lite":
         from livestyle.train.lite_trainer import LiteTrainConfig as Config, LiteTrainer as Trainer
+    elif args.model == "vis2mus":
+        from livestyle.train.vis2mus_trainer import Vis2MusTrainConfig as Config, Vis2MusTrainer as Trainer
     else:
         from livestyle.train.mvnet_trainer import MVNetTrainConfig as Config, MVNetTrainer as Trainer
     cfg = load_config(Config, args.config)
