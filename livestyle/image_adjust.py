@@ -60,3 +60,42 @@ def adjust(image: np.ndarray, b: float = 0.0, k: float = 0.0) -> np.ndarray:
     if k:
         image = contrast(image, k)
     return image
+
+
+def estimate(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
+    """The brightness b and contrast k (percent, the conventions above) that best turn `before`
+    into `after` (same size, RGB). Brightness then contrast is out = fc fb in + mu' (1 - fc), mu'
+    the mean luminance of the brightened (and clipped) image: a least-squares line out = a in + c
+    over the values neither step clipped gives fc = 1 - c / mu' and fb = a / fc, refined a few
+    times since mu' and the clipped set depend on fb."""
+    if before.shape != after.shape:
+        raise ValueError(f"the images differ in size: {before.shape[1]}x{before.shape[0]} and "
+                         f"{after.shape[1]}x{after.shape[0]}")
+    top = _limits(before)
+    image = before.astype(np.float64)
+    x = image.ravel()
+    y = after.astype(np.float64).ravel()
+    fb = fc = 1.0
+    for _ in range(6):
+        keep = (y > 0.01 * top) & (y < 0.99 * top) & (x * fb < 0.99 * top)
+        if keep.mean() < 0.1 or np.ptp(x[keep]) == 0:
+            raise ValueError(f"the edit clips {1 - keep.mean():.0%} of the image: too little is left to read "
+                             f"its brightness and contrast from")
+        a, c = np.polyfit(x[keep], y[keep], 1)
+        if a <= 0:
+            raise ValueError("the edit is not a brightness/contrast change (it inverts the image)")
+
+        def gap(f: float) -> float:  # c as brightness f would give it, minus the fitted c
+            return float((np.clip(image * f, 0.0, top) @ LUMA).mean()) * (1.0 - a / f) - c
+
+        lo, hi = a / 12.0, 50.0   # contrast factors reach 11 (k = +100), so fb >= a / 11
+        if gap(lo) > 0 or gap(hi) < 0:
+            raise ValueError("the edit is not a brightness/contrast change")
+        for _ in range(60):  # gap rises with f: bisection
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if gap(mid) < 0 else (lo, mid)
+        fb = 0.5 * (lo + hi)
+        fc = a / fb
+    b = 100.0 * (fb - 1.0)
+    k = 100.0 * (fc - 1.0) if fc < 1.0 else 10.0 * (fc - 1.0)
+    return b, k
