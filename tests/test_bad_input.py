@@ -87,7 +87,14 @@ def media(tmp_path_factory) -> dict[str, Path]:
     (no_lite / "manifest.json").write_text(json.dumps(manifest))
     for graph in (REPO / "exported").glob("*.onnx"):
         (no_lite / graph.name).symlink_to(graph)
-    return {"clip": make_clip(folder / "clip.mp4", 64, 48), "music": make_clip(folder / "music.mp4", 32, 32),
+    import mido
+
+    waltz = mido.MidiFile(type=1)
+    waltz.tracks.append(mido.MidiTrack([mido.MetaMessage("time_signature", numerator=3, denominator=4),
+                                        mido.Message("note_on", note=60, velocity=80, time=0),
+                                        mido.Message("note_off", note=60, velocity=0, time=480)]))
+    waltz.save(str(folder / "waltz.mid"))
+    return {"waltz": folder / "waltz.mid", "clip": make_clip(folder / "clip.mp4", 64, 48), "music": make_clip(folder / "music.mp4", 32, 32),
             "tiny": make_clip(folder / "tiny.mp4", 2, 2), "dot": folder / "dot.png", "style": folder / "style.png",
             "models_list": empty_manifest, "models_nosha": no_sha, "models_nolite": no_lite}
 
@@ -140,6 +147,11 @@ class Ctx:
     def copy(self, key: str, name: str) -> Path:
         path = self.tmp / name
         path.write_bytes(self.m[key].read_bytes())
+        return path
+
+    def copy_file(self, source: Path, name: str) -> Path:
+        path = self.tmp / name
+        path.write_bytes(source.read_bytes())
         return path
 
     def empty_dir(self, name: str) -> Path:
@@ -212,6 +224,14 @@ def _no_loopback(c: Ctx) -> Built:
     fake = types.SimpleNamespace(Camera=camera, PixelFormat=types.SimpleNamespace(RGB="RGB"))
     c.monkeypatch.setitem(sys.modules, "pyvirtualcam", fake)
     return live_cmd(c, "--virtual-cam", "/dev/video7", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []
+
+
+VIS2MUS_SONG = REPO / "tests" / "data" / "vis2mus" / "pop909" / "001" / "001.mid"
+
+
+def _vis2mus(c: Ctx, action: str, anchor: Path, *extra) -> Built:
+    out = c.tmp / "out.mid"
+    return ["vis2mus", action, anchor, "-o", out, "--quiet", *extra], out, [anchor]
 
 
 def render_cmd(c: Ctx, *extra) -> list:
@@ -437,6 +457,24 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
     ("live --camera-loss with an unknown choice",
      lambda c: (live_cmd(c, "--camera-loss", "grey", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
      "invalid choice", "grey"),
+    # vis2mus (issue 14)
+    ("vis2mus enhance on a waltz", lambda c: _vis2mus(c, "enhance", c.m["waltz"]), "4/4 (or 2/4, 2/2)", "waltz.mid"),
+    ("vis2mus enhance --track that is not there",
+     lambda c: _vis2mus(c, "enhance", VIS2MUS_SONG, "--track", "VIOLIN"), "no track named 'VIOLIN'", "001.mid"),
+    ("vis2mus enhance --brightness beyond 100",
+     lambda c: _vis2mus(c, "enhance", VIS2MUS_SONG, "--brightness", "150"), "must be a percentage", "--brightness"),
+    ("vis2mus enhance on a file that is not MIDI",
+     lambda c: _vis2mus(c, "enhance", c.config("fake.mid", "not midi at all")), "not a readable MIDI", "fake.mid"),
+    ("vis2mus enhance -o the anchor itself",
+     lambda c: (["vis2mus", "enhance", c.copy_file(VIS2MUS_SONG, "a.mid"), "-o", c.tmp / "a.mid"], c.tmp / "a.mid",
+                [c.tmp / "a.mid"]), "would overwrite the input", "a.mid"),
+    ("vis2mus enhance --chords that is missing",
+     lambda c: _vis2mus(c, "enhance", VIS2MUS_SONG, "--chords", c.tmp / "none.txt"), "chord file not found", "none.txt"),
+    ("vis2mus enhance without exported vis2mus weights",
+     lambda c: _vis2mus(c, "enhance", VIS2MUS_SONG), "no 'vis2mus' model recorded", "manifest.json"),
+    ("vis2mus from-images with images of two sizes",
+     lambda c: _vis2mus(c, "from-images", VIS2MUS_SONG, "--image", c.m["style"], "--edited", c.m["dot"]),
+     "differ in size", "dot.png"),
     ("render reactive: an unknown key",
      lambda c: (render_cmd(c, "--config", c.config("k.yaml", "reactive:\n  loudness: 3\n"), "-o", c.tmp / "o.mp4"),
                 c.tmp / "o.mp4", []),

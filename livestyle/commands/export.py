@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 OPSET = 17
 TOLERANCE = 1e-4
 DEFAULT_CHECKPOINTS = {"stnet": "runs/stnet/stnet_r31.pt", "mvnet": "runs/mvnet/mvnet.pt",
-                       "lite": "runs/stnet_lite/stnet_lite.pt"}
+                       "lite": "runs/stnet_lite/stnet_lite.pt", "vis2mus": "runs/vis2mus/vis2mus.pt"}
 STYLE_SIZES = ((64, 64), (256, 256), (200, 328))          # (H, W): MVNet's 64x64 and others
 CONTENT_SIZES = ((128, 128), (181, 322), (360, 640))       # (H, W); 181x322: not a multiple of the stride
 
@@ -481,10 +481,54 @@ def export_lite(checkpoint: Path, out_dir: Path, training_command: str | None = 
     return manifest
 
 
+def export_vis2mus(checkpoint: Path, out_dir: Path, training_command: str | None = None) -> dict[str, Any]:
+    """vis2mus.safetensors: PolyDis's weights (it runs in torch: its greedy tree decoder does not
+    export to ONNX cleanly), with the sizes, the training run and its validation figures."""
+    from livestyle.vis2mus.model import PolyDis, PolyDisConfig
+    from livestyle.vis2mus.weights import WEIGHTS, load_polydis, save_weights
+
+    if not checkpoint.is_file():
+        raise UserError(f"{checkpoint}: checkpoint not found (train with `livestyle train vis2mus`)")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if state.get("kind") != "polydis":
+        raise UserError(f"{checkpoint}: not a vis2mus (PolyDis) checkpoint")
+    model = PolyDis(PolyDisConfig(**state["model_config"])).eval()
+    model.load_state_dict(state["model"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / WEIGHTS
+    tmp = temporary_beside(path)
+    try:
+        save_weights(model, tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    manifest = read_manifest(out_dir)
+    manifest["format"] = MANIFEST_FORMAT
+    manifest["graphs"][WEIGHTS] = {"sha256": sha256(path), "bytes": path.stat().st_size,
+                                   "format": "safetensors (torch state dict of PolyDis)", "max_abs_diff": 0.0}
+    manifest["models"]["vis2mus"] = {
+        "graphs": [WEIGHTS], "weights": WEIGHTS, "size": state.get("size"),
+        "model_config": state["model_config"],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "training": {"command": training_command or state.get("command"), "config": state.get("config"),
+                     "data": state.get("data"), "final_losses": state.get("final_losses"),
+                     "validation": state.get("validation")},
+        "exported": {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "checkpoint_sha256": sha256(checkpoint), "torch": torch.__version__},
+    }
+    write_manifest(out_dir, manifest)
+    reloaded = load_polydis(out_dir)   # the file loads back to the same weights
+    for name, value in model.state_dict().items():
+        if not torch.equal(value, reloaded.state_dict()[name]):
+            raise RuntimeError(f"{path}: {name} differs after reloading")
+    return manifest
+
+
 def run(args: argparse.Namespace) -> None:
     """`livestyle export`: options -> job -> result on the terminal."""
     checkpoint = Path(args.checkpoint or DEFAULT_CHECKPOINTS[args.model])
-    exporter = {"stnet": export_stnet, "mvnet": export_mvnet, "lite": export_lite}[args.model]
+    exporter = {"stnet": export_stnet, "mvnet": export_mvnet, "lite": export_lite, "vis2mus": export_vis2mus}[args.model]
     options = {"fp16": args.fp16} if args.model == "stnet" else {}
     if args.model == "lite":
         options = {"default_on_cpu": args.default_on_cpu}

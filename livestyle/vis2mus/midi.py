@@ -42,8 +42,15 @@ class MidiPiece:
         picked = self.tracks.values() if names is None else [self.tracks[n] for n in names if n in self.tracks]
         return sorted((n for track in picked for n in track), key=lambda n: (n.start_beat, n.pitch))
 
+    def beat_seconds(self, beats: int) -> np.ndarray:
+        """Times (s) of beats 0..beats-1 through the tempo map."""
+        seconds = _tick_to_seconds(self.tempos, self.ticks_per_beat)
+        return np.array([seconds(b * self.ticks_per_beat) for b in range(beats)])
+
     def is_four_four(self) -> bool:
-        return all((num, den) == (4, 4) for _, num, den in self.time_signatures) if self.time_signatures else True
+        """4/4, or a duple metre that the 4-beat grid also fits (2/4, as POP909's files are marked,
+        and 2/2); no time signature means 4/4."""
+        return all((num, den) in ((4, 4), (2, 4), (2, 2)) for _, num, den in self.time_signatures)
 
 
 def import_mido():
