@@ -113,8 +113,9 @@ class SegmentSet:
 
     def item(self, index: int, shift: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         seg = self.segs[index]
-        pr_mat = transpose_roll(seg.pr_mat, shift) if shift else seg.pr_mat
-        chords = transpose_chords(seg.chords, shift) if shift else seg.chords
+        pr_mat, chords = seg.pr_mat.astype(np.float32), seg.chords.astype(np.float32)
+        if shift:
+            pr_mat, chords = transpose_roll(pr_mat, shift), transpose_chords(chords, shift)
         return prmat_to_tree(pr_mat), chords, pr_mat
 
     def batch(self, n: int, augment: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

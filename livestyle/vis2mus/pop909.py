@@ -27,11 +27,19 @@ ACCOMPANIMENT = ("BRIDGE", "PIANO")   # PolyDis training; Vis2Mus anchors use PI
 
 @dataclass
 class Segment:
+    """Stored compactly (uint8): all of POP909's ~65k training windows fit in about 350 MB."""
     song: str
     bar: int                  # first bar (0-based)
-    pr_mat: np.ndarray        # (16 num_bar, 128) accompaniment durations
-    chords: np.ndarray        # (4 num_bar, 36) one chord per beat
-    melody: np.ndarray        # (16 num_bar, 130) melody one-hot
+    pr_mat: np.ndarray        # (16 num_bar, 128) uint8 accompaniment durations (1..32)
+    chords: np.ndarray        # (4 num_bar, 36) uint8, one chord per beat
+    melody_codes: np.ndarray  # (16 num_bar,) int16: pitch at onsets, 128 hold, 129 rest
+
+    @property
+    def melody(self) -> np.ndarray:
+        """(16 num_bar, 130) melody one-hot."""
+        out = np.zeros((len(self.melody_codes), 130), np.int64)
+        out[np.arange(len(self.melody_codes)), self.melody_codes] = 1
+        return out
 
 
 @dataclass
@@ -118,8 +126,9 @@ def segments(song: Song, num_bar: int = 2, accompaniment: Sequence[str] = ACCOMP
         if not seg_acc and not seg_mel:
             continue
         chords = song.chords[first_beat:first_beat + BEATS * num_bar // 2]
-        out.append(Segment(song.name, i, notes_to_prmat(seg_acc, steps), chord_matrix(chords),
-                           melody_onehot(seg_mel, steps)))
+        out.append(Segment(song.name, i, notes_to_prmat(seg_acc, steps).astype(np.uint8),
+                           chord_matrix(chords).astype(np.uint8),
+                           melody_onehot(seg_mel, steps).argmax(1).astype(np.int16)))
     return out
 
 
