@@ -94,7 +94,10 @@ def media(tmp_path_factory) -> dict[str, Path]:
                                         mido.Message("note_on", note=60, velocity=80, time=0),
                                         mido.Message("note_off", note=60, velocity=0, time=480)]))
     waltz.save(str(folder / "waltz.mid"))
-    return {"waltz": folder / "waltz.mid", "clip": make_clip(folder / "clip.mp4", 64, 48), "music": make_clip(folder / "music.mp4", 32, 32),
+    silent = mido.MidiFile(type=1)
+    silent.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
+    silent.save(str(folder / "silent.mid"))
+    return {"waltz": folder / "waltz.mid", "silent_midi": folder / "silent.mid", "clip": make_clip(folder / "clip.mp4", 64, 48), "music": make_clip(folder / "music.mp4", 32, 32),
             "tiny": make_clip(folder / "tiny.mp4", 2, 2), "dot": folder / "dot.png", "style": folder / "style.png",
             "models_list": empty_manifest, "models_nosha": no_sha, "models_nolite": no_lite}
 
@@ -459,6 +462,8 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
      "invalid choice", "grey"),
     # vis2mus (issue 14)
     ("vis2mus enhance on a waltz", lambda c: _vis2mus(c, "enhance", c.m["waltz"]), "4/4 (or 2/4, 2/2)", "waltz.mid"),
+    ("vis2mus enhance on a MIDI file without notes", lambda c: _vis2mus(c, "enhance", c.m["silent_midi"]),
+     "no notes", "silent.mid"),
     ("vis2mus enhance --track that is not there",
      lambda c: _vis2mus(c, "enhance", VIS2MUS_SONG, "--track", "VIOLIN"), "no track named 'VIOLIN'", "001.mid"),
     ("vis2mus enhance --brightness beyond 100",
