@@ -46,3 +46,10 @@ def test_the_check_sees_a_violation(tmp_path, monkeypatch):
     monkeypatch.setattr(__import__(__name__), "PACKAGE", tmp_path)
     assert offenders("io", ("livestyle.runtime",)) == {"io/bad.py": ["livestyle.runtime.sessions",
                                                                     "livestyle.runtime.sessions.Engine"]}
+
+
+def test_vis2mus_imports_only_foundations_and_the_manifest():
+    above = ("livestyle.commands", "livestyle.cli", "livestyle.train", "livestyle.models", "livestyle.io",
+             "livestyle.audio", "livestyle.runtime.sessions", "livestyle.runtime.stnet_runner",
+             "livestyle.runtime.style_ticker")
+    assert offenders("vis2mus", above) == {}
