@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(MVNet, fixed z) that paints the newest camera frame (STNet). Slow "
                                    "stages drop frames and style ticks instead of falling behind. Shows a "
                                    "window by default (F: fullscreen, Space: freeze the style, N/P: next/"
-                                   "previous seed, B: bypass (raw feed), 0-9: strength 0-100 %%, K: "
+                                   "previous seed, B: bypass (raw feed), 0-9: strength 0-100 %, K: "
                                    "blackout, C: calibrate the input gain to the room, +/-: gain "
                                    "3 dB up/down, H: status overlay, Esc/Q: quit); -o records and "
                                    "--stream sends it out. OSC (--osc-port) and MIDI (--midi) control the "
