@@ -264,4 +264,4 @@ def test_stream_receiver_goes_away_and_comes_back(tmp_path, monkeypatch, events)
 
 
 def test_backoff_grows_and_caps():
-    assert [backoff(i) for i in range(7)] == [0.25, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert [backoff(i) for i in range(6)] == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]

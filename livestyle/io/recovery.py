@@ -28,7 +28,7 @@ from livestyle.pipeline import Latest, Stopped
 
 log = logging.getLogger(__name__)
 
-BACKOFF_SECONDS = (0.25, 0.5, 1.0, 2.0, 4.0)   # then every 4 s
+BACKOFF_SECONDS = (0.25, 0.5, 1.0, 2.0)   # then every 2 s: a device back after 5 s is used 0.75 s later
 
 
 def backoff(attempt: int) -> float:
