@@ -293,3 +293,19 @@ def test_midi_without_a_midi_system_is_a_user_error(tmp_path):
     finally:
         control.close()
         port.close()
+
+
+def test_reblend_moves_a_frame_to_the_new_strength():
+    """A frame stylised at one strength and shown after the performer moved it: the output stage
+    re-blends it, within a level of what the graph would give."""
+    import numpy as np
+
+    from livestyle.commands.live import reblend
+
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, (8, 8, 3)).astype(np.uint8)
+    full = rng.integers(0, 256, (8, 8, 3)).astype(np.float64)
+    at = lambda s: np.clip(raw + s * (full - raw) + 0.5, 0, 255).astype(np.uint8)  # noqa: E731 - the graph's blend
+    for used, wanted in ((0.8, 0.4), (0.5, 1.0), (1.0, 0.25)):
+        got = reblend(raw, at(used), used, wanted).astype(int)
+        assert np.abs(got - at(wanted)).max() <= 1 + wanted / used

@@ -11,8 +11,8 @@ Threads, none of which waits for a slower one (see docs/ARCHITECTURE.md, "Thread
   control        keys (main thread), OSC (its own thread), MIDI (the port's callback thread): all
                  through one livestyle.controls.Dispatcher, which only writes Controls attributes;
                  the style worker reads them at every tick, the stylize worker and the outputs at
-                 every frame (bypass and blackout are applied as a frame is shown, so they show at
-                 once; strength from the next frame stylised)
+                 every frame (bypass, blackout and strength are applied as a frame is shown, so
+                 they show at once: a frame stylised at another strength is re-blended)
 Latency is measured per frame from capture to output and reported with the frame rates at the end
 (and every few seconds on a terminal, on the window's status overlay and to --osc-send).
 """
@@ -164,6 +164,15 @@ class RecentFigures:
             return {"fps": 0.0, "latency": 0.0, "latency_p95": 0.0}
         p50, p95 = np.percentile(recent, [50, 95])
         return {"fps": len(recent) / self.seconds, "latency": float(p50), "latency_p95": float(p95)}
+
+
+def reblend(raw: np.ndarray, styled: np.ndarray, used: float, wanted: float) -> np.ndarray:
+    """A frame stylised at strength `used` shown at `wanted` instead (the performer moved the
+    strength while it was in the graph): the graph's blend is raw + s (styled - raw), so scaling
+    the difference by wanted / used gives the new blend, up to the graph's rounding (one numpy
+    pass, for the frame or two in flight only)."""
+    out = raw.astype(np.float32) + (wanted / used) * (styled.astype(np.float32) - raw.astype(np.float32))
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def control_state(c: Controls) -> str:
@@ -343,9 +352,9 @@ def live(job: LiveJob) -> LiveStats:
                 else resize_to(frame.image, width, height)
             state = glide.at(states.peek(), time.monotonic())  # glides on even when bypassed
             strength = controls.frame_strength(state.strength)
-            styled = image if controls.blackout or strength <= 0.0 or frame.as_is \
-                else stnet.stylize(image, state, strength)
-            shown.put((styled, frame.captured, image))
+            as_is = controls.blackout or strength <= 0.0 or frame.as_is
+            styled = image if as_is else stnet.stylize(image, state, strength)
+            shown.put((styled, frame.captured, image, 0.0 if as_is else strength, state.strength))
             stats.stylized += 1
         shown.end()
 
@@ -359,11 +368,13 @@ def live(job: LiveJob) -> LiveStats:
             item = shown.get()
             if item is END:
                 return
-            image, captured, raw = item
+            image, captured, raw, used, state_strength = item
             if controls.blackout:  # at once, whatever the stylizer was doing
                 image = black
             elif controls.bypass:
                 image = raw
+            elif used > 0.0 and abs(controls.frame_strength(state_strength) - used) > 1e-6:
+                image = reblend(raw, image, used, controls.frame_strength(state_strength))
             now = time.monotonic()
             for out in list(outputs):
                 try:
