@@ -396,8 +396,9 @@ def live(job: LiveJob) -> LiveStats:
             if terminal and now >= next_status:
                 update(now)
                 level = level_dbfs()
-                print(f"\rlive: {stats.line()}, {'-' if level is None else f'{level:.0f}'} dBFS, "
-                      f"{control_state(controls)}{''.join(', ' + p for p in device_problems())}   ", end="", file=sys.stderr, flush=True)
+                print(f"\rlive: {stats.line()} {stnet.model}, {'-' if level is None else f'{level:.0f}'} dBFS, "
+                      f"{control_state(controls)}{''.join(', ' + p for p in device_problems())}   ",
+                      end="", file=sys.stderr, flush=True)
                 next_status = now + cfg.status_every
 
     def drop_output(out: Any, exc: Exception) -> None:
