@@ -166,6 +166,35 @@ class RecentFigures:
         return {"fps": len(recent) / self.seconds, "latency": float(p50), "latency_p95": float(p95)}
 
 
+@dataclass
+class SetStatus:
+    """What the overlay, the terminal line and --osc-send report, from the set's parts."""
+    stats: LiveStats
+    recent: RecentFigures
+    controls: Controls
+    ticker: StyleTicker
+    stnet: STNetRunner
+    healths: list[DeviceHealth]
+    update: Any                       # (now) -> None: brings `stats` up to date
+
+    def level_dbfs(self) -> float | None:
+        d = self.ticker.last_dynamics
+        return None if d is None else d.level_dbfs + self.controls.input_gain_db
+
+    def problems(self) -> list[str]:
+        return [status for h in self.healths if (status := h.status()) is not None]
+
+    def lines(self) -> list[str]:
+        now = time.monotonic()
+        self.update(now)
+        s, r = self.stats, self.recent.figures(now)
+        return [f"{r['fps']:.1f} fps shown, {s.captured / max(s.seconds, 1e-9):.1f} captured, "
+                f"style {s.ticks / max(s.seconds, 1e-9):.1f} Hz",
+                f"latency {r['latency']:.0f} ms (p95 {r['latency_p95']:.0f})",
+                f"{self.stnet.provider}, {self.stnet.model}", level_meter(self.level_dbfs()),
+                control_state(self.controls), *self.problems()]
+
+
 def reblend(raw: np.ndarray, styled: np.ndarray, used: float, wanted: float) -> np.ndarray:
     """A frame stylised at strength `used` shown at `wanted` instead (the performer moved the
     strength while it was in the graph): the graph's blend is raw + s (styled - raw), so scaling
@@ -208,8 +237,8 @@ def open_audio_source(job: LiveJob, sample_rate: int, video: CameraSource | Clip
     return MicSource(job.mic, sample_rate)
 
 
-def live(job: LiveJob) -> LiveStats:
-    cfg = job.cfg
+def check_job(job: LiveJob) -> None:
+    """What a user can get wrong in the options, before anything opens."""
     if not (job.window or job.record or job.stream or job.virtual_cam or job.ndi):
         raise UserError("no output: use the window (default), -o FILE, --stream URL, --virtual-cam and/or --ndi NAME")
     if job.duration is not None and job.duration <= 0:
@@ -223,6 +252,49 @@ def live(job: LiveJob) -> LiveStats:
         if protocols and scheme not in protocols:
             raise UserError(f"{job.stream}: this FFmpeg build cannot send {scheme}:// (it can: "
                             f"{', '.join(p for p in ('rtmp', 'udp', 'tcp', 'srt', 'http') if p in protocols)})")
+
+
+def open_controls(job: LiveJob, dispatch: Dispatcher) -> list[Any]:
+    """OSC server, OSC feedback and MIDI input, as asked (each has start() or not, and close())."""
+    sources: list[Any] = []
+    try:
+        if job.osc_port is not None:
+            from livestyle.io.osc import OscControl
+            sources.append(OscControl(dispatch, job.osc_host, job.osc_port))
+        if job.osc_send is not None:
+            from livestyle.io.osc import OscFeedback
+            sources.append(OscFeedback(job.osc_send))
+        if job.midi is not None:
+            from livestyle.io.midi import MidiControl, load_midi_map
+            sources.append(MidiControl(job.midi, load_midi_map(job.midi_map), dispatch, learn=job.midi_learn))
+    except BaseException:
+        for source in sources:
+            source.close()
+        raise
+    return sources
+
+
+def open_outputs(job: LiveJob, width: int, height: int, t0: float, outputs: list[Any]) -> None:
+    """The constant-rate outputs (recording, virtual camera, NDI, stream), appended to `outputs`
+    as each opens, so the caller closes what opened if a later one fails."""
+    cfg = job.cfg
+    if job.record:
+        outputs.append(FileOutput(job.record, width, height, cfg.record_fps, t0, crf=cfg.crf))
+    if job.virtual_cam:
+        outputs.append(VirtualCamOutput(width, height, cfg.record_fps, t0,
+                                        None if job.virtual_cam == "default" else job.virtual_cam))
+    if job.ndi:
+        outputs.append(NdiOutput(job.ndi, width, height, cfg.record_fps, t0))
+    if job.stream:
+        outputs.append(ReconnectingStream(
+            lambda start: StreamOutput(job.stream, width, height, cfg.record_fps, start, fmt=job.stream_format,
+                                       bitrate_kbps=cfg.stream_kbps),
+            job.stream, DeviceHealth(f"stream {job.stream}", job.on_device_event)))
+
+
+def live(job: LiveJob) -> LiveStats:
+    cfg = job.cfg
+    check_job(job)
     folder = models_dir(job.models)
     mel_cfg = MelConfig(**model_info(folder, "mvnet")["mel"])
     pipeline = Pipeline()
@@ -236,18 +308,11 @@ def live(job: LiveJob) -> LiveStats:
     dispatch = Dispatcher(controls, presets)
     outputs: list[Any] = []
     video = None
-    osc = feedback = midi = None
+    sources: list[Any] = []
     status_lines = lambda: []  # noqa: E731 - replaced once the set's parts exist
     try:  # what a user can get wrong first, then the models (TensorRT may take minutes to build)
-        if job.osc_port is not None:
-            from livestyle.io.osc import OscControl
-            osc = OscControl(dispatch, job.osc_host, job.osc_port)
-        if job.osc_send is not None:
-            from livestyle.io.osc import OscFeedback
-            feedback = OscFeedback(job.osc_send)
-        if job.midi is not None:
-            from livestyle.io.midi import MidiControl, load_midi_map
-            midi = MidiControl(job.midi, load_midi_map(job.midi_map), dispatch, learn=job.midi_learn)
+        sources = open_controls(job, dispatch)
+        feedback = next((s for s in sources if hasattr(s, "send")), None)
         if job.window:
             outputs.append(WindowOutput(fullscreen=job.fullscreen, dispatch=dispatch, status=lambda: status_lines()))
         raw_video = open_video_source(job)
@@ -272,46 +337,20 @@ def live(job: LiveJob) -> LiveStats:
                              Reactive(job.reactive, 1.0 / style_hz))
         stats = LiveStats(provider=stnet.provider)
         t0 = time.monotonic()
-        if job.record:
-            outputs.append(FileOutput(job.record, width, height, cfg.record_fps, t0, crf=cfg.crf))
-        if job.virtual_cam:
-            outputs.append(VirtualCamOutput(width, height, cfg.record_fps, t0,
-                                            None if job.virtual_cam == "default" else job.virtual_cam))
-        if job.ndi:
-            outputs.append(NdiOutput(job.ndi, width, height, cfg.record_fps, t0))
-        if job.stream:
-            outputs.append(ReconnectingStream(
-                lambda start: StreamOutput(job.stream, width, height, cfg.record_fps, start, fmt=job.stream_format,
-                                           bitrate_kbps=cfg.stream_kbps),
-                job.stream, DeviceHealth(f"stream {job.stream}", job.on_device_event)))
+        open_outputs(job, width, height, t0, outputs)
     except BaseException:
         for out in outputs:
             out.close(complete=False)
         if video is not None:
             video.close()
-        for source in (osc, feedback, midi):
-            if source is not None:
-                source.close()
+        for source in sources:
+            source.close()
         raise
-    recent = RecentFigures()
-
-    def level_dbfs() -> float | None:
-        d = ticker.last_dynamics
-        return None if d is None else d.level_dbfs + controls.input_gain_db
-
-    def status_lines() -> list[str]:  # noqa: F811 - the window's overlay reads this one
-        now = time.monotonic()
-        update(now)
-        r = recent.figures(now)
-        return [f"{r['fps']:.1f} fps shown, {stats.captured / max(stats.seconds, 1e-9):.1f} captured, "
-                f"style {stats.ticks / max(stats.seconds, 1e-9):.1f} Hz",
-                f"latency {r['latency']:.0f} ms (p95 {r['latency_p95']:.0f})",
-                f"{stnet.provider}, {stnet.model}", level_meter(level_dbfs()), control_state(controls),
-                *device_problems()]
-
-    def device_problems() -> list[str]:
-        healths = [video.health, audio.health] + [o.health for o in outputs if hasattr(o, "health")]
-        return [status for h in healths if (status := h.status()) is not None]
+    status = SetStatus(stats, RecentFigures(), controls, ticker, stnet,
+                       [video.health, audio.health] + [o.health for o in outputs if hasattr(o, "health")],
+                       lambda now: update(now))
+    status_lines = status.lines  # noqa: F811 - the window's overlay reads this one
+    level_dbfs, device_problems, recent = status.level_dbfs, status.problems, status.recent
 
     def style_worker() -> None:
         """Ticks at style_hz on the wall clock; a tick that would start late is skipped, never
@@ -420,13 +459,11 @@ def live(job: LiveJob) -> LiveStats:
         stats.dropped = frames.dropped
         stats.captured = stats.stylized + frames.dropped
         stats.audio_overflows = audio.overflows
-        healths = [video.health, audio.health] + [o.health for o in outputs if hasattr(o, "health")]
-        stats.outages = sorted((o for h in healths for o in h.outages), key=lambda o: o.lost_at)
+        stats.outages = sorted((o for h in status.healths for o in h.outages), key=lambda o: o.lost_at)
 
-    if osc is not None:
-        osc.start()
-    if midi is not None:
-        midi.start()
+    for source in sources:
+        if hasattr(source, "start"):
+            source.start()
     pipeline.stage("video source", lambda: video.run(frames, pipeline.stop, t0))
     pipeline.stage("audio source", lambda: audio.run(timeline, pipeline.stop, t0))
     pipeline.stage("style worker", style_worker)
@@ -439,9 +476,8 @@ def live(job: LiveJob) -> LiveStats:
         complete = True
     finally:
         update(time.monotonic())
-        for source in (osc, feedback, midi):
-            if source is not None:
-                source.close()
+        for source in sources:
+            source.close()
         for out in outputs:
             out.close(complete=complete)
         if job.status and sys.stderr.isatty():
