@@ -84,6 +84,7 @@ def media(tmp_path_factory) -> dict[str, Path]:
     no_lite.mkdir()
     manifest = json.loads((REPO / "exported" / "manifest.json").read_text())
     manifest["models"].pop("lite", None)
+    manifest["models"].pop("vis2mus", None)   # an export without the Vis2Mus weights either
     (no_lite / "manifest.json").write_text(json.dumps(manifest))
     for graph in (REPO / "exported").glob("*.onnx"):
         (no_lite / graph.name).symlink_to(graph)
@@ -476,7 +477,8 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
     ("vis2mus enhance --chords that is missing",
      lambda c: _vis2mus(c, "enhance", VIS2MUS_SONG, "--chords", c.tmp / "none.txt"), "chord file not found", "none.txt"),
     ("vis2mus enhance without exported vis2mus weights",
-     lambda c: _vis2mus(c, "enhance", VIS2MUS_SONG), "no 'vis2mus' model recorded", "manifest.json"),
+     lambda c: _vis2mus(c, "enhance", VIS2MUS_SONG, "--models", c.m["models_nolite"]),
+     "no 'vis2mus' model recorded", "manifest.json"),
     ("vis2mus from-images with images of two sizes",
      lambda c: _vis2mus(c, "from-images", VIS2MUS_SONG, "--image", c.m["style"], "--edited", c.m["dot"]),
      "differ in size", "dot.png"),
