@@ -32,14 +32,21 @@ def test_yaml_is_read_with_safe_load_only():
     assert not list(calls("yaml.load")) and not list(calls("yaml.unsafe_load"))
 
 
-def test_shipped_models_are_onnx_and_checksummed():
+def test_shipped_models_are_onnx_or_safetensors_and_checksummed():
+    """No pickle ships: ONNX graphs, and PolyDis's weights as safetensors (a header and raw
+    tensors), every file listed with its sha256."""
     import json
 
     files = {p.name for p in (REPO / "exported").iterdir() if p.is_file()}
-    assert files <= {"manifest.json", "README.md"} | {f for f in files if f.endswith(".onnx")}
+    models = {f for f in files if f.endswith((".onnx", ".safetensors"))}
+    assert files <= {"manifest.json", "README.md"} | models
     graphs = json.loads((REPO / "exported" / "manifest.json").read_text())["graphs"]
-    assert {f for f in files if f.endswith(".onnx")} == set(graphs)
+    assert models == set(graphs)
     assert all(len(entry["sha256"]) == 64 for entry in graphs.values())
+    for name in (f for f in models if f.endswith(".safetensors")):
+        header_length = int.from_bytes((REPO / "exported" / name).read_bytes()[:8], "little")
+        header = json.loads((REPO / "exported" / name).read_bytes()[8:8 + header_length])
+        assert all(k == "__metadata__" or v["dtype"] in ("F32", "I64") for k, v in header.items())
 
 
 def test_checkpoints_the_trainers_write_load_weights_only(tmp_path, photo_dir, painting_dir):
