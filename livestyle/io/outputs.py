@@ -416,18 +416,13 @@ class ReconnectingStream:
         return True
 
     def _reconnect(self) -> None:
-        from livestyle.io.recovery import backoff
+        from livestyle.io.recovery import reopen_with_backoff
 
-        while not self._stop.wait(backoff(self._attempt)):
-            self._attempt += 1
-            try:
-                stream = self.open_stream(time.monotonic())
-            except UserError as exc:
-                log.debug("%s: reconnect failed (%s)", self.url, exc)
-                continue
+        stream, self._attempt = reopen_with_backoff(lambda: self.open_stream(time.monotonic()), self._stop,
+                                                    self.url, self._attempt)
+        if stream is not None:
             self.stream = stream
             self.health.back()
-            return
 
     def status(self) -> str | None:
         return self.health.status()

@@ -35,6 +35,27 @@ def backoff(attempt: int) -> float:
     return BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
 
 
+def reopen_with_backoff(reopen: Callable[[], Any], stop: threading.Event, name: str, attempt: int = 0,
+                        tick: Callable[[], None] | None = None, period: float = 0.1) -> tuple[Any, int]:
+    """Call `reopen()` at the back-off schedule from step `attempt` until it returns (a device
+    that is back) or `stop` is set (None). `tick`, if given, runs every `period` seconds
+    meanwhile (a lost camera's filler frames). Returns the result and the next back-off step.
+    The one retry loop of the camera, the microphone and the stream."""
+    next_try = time.monotonic() + backoff(attempt)
+    while not stop.is_set():
+        if tick is not None:
+            tick()
+        if time.monotonic() >= next_try:
+            try:
+                return reopen(), attempt + 1
+            except Exception as exc:  # noqa: BLE001 - still away: every kind is retried
+                log.debug("%s: reopen failed (%s)", name, exc)
+                attempt += 1
+                next_try = time.monotonic() + backoff(attempt)
+        stop.wait(period if tick is not None else max(0.0, next_try - time.monotonic()))
+    return None, attempt
+
+
 @dataclass
 class Outage:
     device: str
@@ -147,23 +168,14 @@ class RecoveringVideo:
     def _fill_until_back(self, out: Latest, stop: threading.Event, captured_type: Any) -> Any:
         """Put filler frames at the source's rate while reopening with back-off; the new source,
         or None when the set stops first."""
-        period = 1.0 / self.fps
-        attempt = 0
-        next_try = time.monotonic() + backoff(attempt)
-        while not stop.is_set():
+        def fill() -> None:
             image = self._filler()
             if image is not None:
                 out.put(captured_type(image, time.monotonic(), self._index, as_is=self.fill == "black"))
                 self._index += 1
-            if time.monotonic() >= next_try:
-                try:
-                    return self.reopen()
-                except Exception as exc:  # noqa: BLE001 - still away
-                    log.debug("%s: reopen failed (%s)", self.name, exc)
-                    attempt += 1
-                    next_try = time.monotonic() + backoff(attempt)
-            stop.wait(period)
-        return None
+
+        source, _ = reopen_with_backoff(self.reopen, stop, self.name, tick=fill, period=1.0 / self.fps)
+        return source
 
     def _filler(self) -> np.ndarray | None:
         last = self._last.image if self._last is not None else None
@@ -214,16 +226,9 @@ class RecoveringAudio:
                     return
                 except Exception as exc:  # noqa: BLE001 - a lost device: every kind is retried
                     self.health.lost(str(exc) or type(exc).__name__)
-                attempt = 0
-                while True:
-                    if stop.wait(backoff(attempt)):
-                        return
-                    try:
-                        source = self.reopen()
-                        break
-                    except Exception as exc:  # noqa: BLE001 - still away
-                        log.debug("%s: reopen failed (%s)", self.name, exc)
-                        attempt += 1
+                source, _ = reopen_with_backoff(self.reopen, stop, self.name)
+                if source is None:
+                    return
                 self.source, start = source, time.monotonic()
                 self.health.back()
         finally:
