@@ -42,12 +42,13 @@ class Anchor:
 
 
 def read_anchor(path: Path, track: str | None = None, exclude: tuple[str, ...] = (),
-                chords_file: Path | None = None) -> Anchor:
-    """A 4/4 MIDI file as 2-bar segments' worth of notes and per-beat chords."""
+                chords_file: Path | None = None, piece=None) -> Anchor:
+    """A 4/4 MIDI file as 2-bar segments' worth of notes and per-beat chords; `piece`: the file
+    already read (read_midi), so one file gives several anchors without reading it again."""
     from livestyle.vis2mus.midi import quantize, read_midi
     from livestyle.vis2mus.representation import STEPS, STEPS_PER_BEAT, chord_matrix, estimate_chords
 
-    piece = read_midi(path)
+    piece = piece or read_midi(path)
     if not piece.is_four_four():
         sigs = ", ".join(f"{n}/{d}" for _, n, d in piece.time_signatures)
         raise UserError(f"{path}: Vis2Mus works on music in 4/4 (or 2/4, 2/2); this file is in {sigs}")
@@ -151,10 +152,13 @@ def stylize(args: argparse.Namespace) -> None:
     check_output(args.output, (args.melody, args.accompaniment))
     if args.wav is not None:
         check_output(args.wav, (args.melody, args.accompaniment, args.output), option="--wav file")
-    melody = read_anchor(args.melody, args.melody_track or melody_track(args.melody))
-    harmony = read_anchor(args.melody, None, chords_file=args.chords)        # the melody piece's chords
-    texture = read_anchor(args.accompaniment, args.accompaniment_track,
-                          exclude=(melody_track(args.accompaniment) or "",) if args.accompaniment_track is None else ())
+    from livestyle.vis2mus.midi import read_midi
+
+    tune_piece, texture_piece = read_midi(args.melody), read_midi(args.accompaniment)
+    melody = read_anchor(args.melody, args.melody_track or melody_track(tune_piece), piece=tune_piece)
+    harmony = read_anchor(args.melody, None, chords_file=args.chords, piece=tune_piece)  # the melody piece's chords
+    texture = read_anchor(args.accompaniment, args.accompaniment_track, piece=texture_piece,
+                          exclude=(melody_track(texture_piece) or "",) if args.accompaniment_track is None else ())
     model = load_polydis(args.models)
     shift = register_shift(melody.notes, texture.notes)
     n = melody.n_segments
@@ -183,11 +187,9 @@ def from_images(args: argparse.Namespace) -> None:
     enhance(args)
 
 
-def melody_track(path: Path) -> str | None:
-    from livestyle.vis2mus.midi import read_midi
-
-    names = read_midi(path).tracks
-    return next((n for n in names if n.strip().lower() in MELODY_NAMES), None)
+def melody_track(piece) -> str | None:
+    """The track of a read MIDI file whose name says it is the melody."""
+    return next((n for n in piece.tracks if n.strip().lower() in MELODY_NAMES), None)
 
 
 def report(args: argparse.Namespace, anchor: Anchor, what: str, n_notes: int) -> None:
