@@ -81,10 +81,7 @@ def sweep(model, anchors) -> dict:
         pr, c = tensors(segs)
         chords = np.concatenate([s.chords for s in segs]).astype(np.float64)
         steps = STEPS * len(segs)
-        from livestyle.vis2mus.representation import prmat_to_notes
-
-        original = [n for k, s in enumerate(segs) for n in
-                    [type(m)(m.onset + STEPS * k, m.pitch, m.duration) for m in prmat_to_notes(s.pr_mat.astype(np.float64))]]
+        original = trees_to_notes(np.stack([prmat_to_tree(s.pr_mat.astype(np.float64)) for s in segs]))
         base = music_figures(original, chords, steps)
         rows = {"anchor": base, "brightness": {}, "contrast": {}}
         for knob in ("brightness", "contrast"):
