@@ -48,8 +48,10 @@ class Identity(torch.nn.Module):
     exporter drops them and the graph is fed only what it has."""
 
     def stylize(self, x, s_mean, s_matrix, out_hw=None):
-        # x carries conv1_1's one-pixel reflection pad; the network's last pad would drop it
-        return x[:, :, 1:1 + out_hw[0], 1:1 + out_hw[1]] if out_hw is not None else x
+        # x is the padded NHWC frame read as one channel (N, 1, H+2, 3(W+2)); a network's first conv
+        # reads it as it is, so this stand-in takes one pass over it to an NCHW-shaped result
+        h, w = out_hw
+        return x[:, :, 1:1 + h, 3:3 + 3 * w].reshape(x.shape[0], 3, h, w)
 
 
 class Core(torch.nn.Module):

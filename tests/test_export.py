@@ -98,7 +98,9 @@ def test_sizes_outside_the_runtime_are_refused_before_work(exported):
 def test_content_graph_makes_few_full_frame_passes(exported):
     """The per-frame graph's shape after issue 8: no float stride padding at the top level, one
     QuantizeLinear in each branch of the strength If (the full-strength branch quantises the
-    decoder output directly, so nothing copies the float frame), and no Clip/Cast pair left."""
+    decoder output directly, so nothing copies the float frame), no Clip/Cast pair left, and no
+    transpose of the input frame outside the partial-strength branch (conv1_1 reads it in its
+    NHWC layout as one wide channel)."""
     import onnx
 
     model = onnx.load(str(exported / "stnet_content.onnx"))
@@ -110,6 +112,12 @@ def test_content_graph_makes_few_full_frame_passes(exported):
     assert branches["else_branch"][-1] == "QuantizeLinear"
     pads = [n for n in model.graph.node if n.op_type == "Pad" and not n.name.startswith(("/net/", "/encoder", "/decoder"))]
     assert len(pads) == 1  # conv1_1's one-pixel reflection, on the uint8 frame
+    assert not [n for n in model.graph.node if n.op_type == "Transpose" and "frame" in n.input]
+    assert "Transpose" in branches["else_branch"]  # the blend's, only when there is a blend
+    conv1_1 = next(n for n in model.graph.node if n.op_type == "Conv")
+    weight = next(i for i in model.graph.initializer if i.name == conv1_1.input[1])
+    assert list(weight.dims) == [64, 1, 3, 9]
+    assert [list(a.ints) for a in conv1_1.attribute if a.name == "strides"] == [[1, 3]]
     assert {p.key: p.value for p in model.metadata_props}["decoder_output_scale"] == "255"
 
 
@@ -149,8 +157,13 @@ def test_lite_export_shares_r31_style_graph_and_auto_picks_it_on_the_cpu(exporte
                 "student": LiteSTNet((8, 16, 32), 4, skips=True).state_dict(), "config": {}}, ckpt)
     manifest = export_lite(ckpt, folder, "test")
     assert choose_model("auto", engine, folder) == "stnet"  # not past the quality gate
+    entry = json.loads((folder / "manifest.json").read_text())
+    entry["models"]["lite"]["quality"] = {"gram_ratio": 0.7}  # measured on these weights
+    entry["models"]["lite"]["training"]["stages"] = ["stage 1", "stage 2"]
+    (folder / "manifest.json").write_text(json.dumps(entry))
     manifest = export_lite(ckpt, folder, "test", default_on_cpu=True)
     lite = manifest["models"]["lite"]
+    assert lite["quality"] == {"gram_ratio": 0.7} and lite["training"]["stages"] == ["stage 1", "stage 2"]
     assert lite["style_graph"] == "stnet_style.onnx" and lite["stride"] == 8 and lite["architecture"]["skips"]
     assert manifest["graphs"]["stnet_lite_content.onnx"]["max_level_diff"] <= 1
     assert choose_model("auto", engine, folder) == "lite"
@@ -161,3 +174,33 @@ def test_lite_export_shares_r31_style_graph_and_auto_picks_it_on_the_cpu(exporte
     frame = np.random.default_rng(0).integers(0, 255, (37, 61, 3), dtype=np.uint8)
     assert runner.stylize(frame, state).shape == (37, 61, 3)
     assert np.array_equal(runner.stylize(frame, state, strength=0.0), frame)  # strength 0: the raw frame
+
+
+def test_nodes_only_a_branch_reads_are_moved_into_it():
+    """sink_branch_only_nodes: a top-level node whose output only one If branch reads runs inside
+    that branch (the exporter hoists the blend's frame transpose out of the scripted if)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from livestyle.commands.export import sink_branch_only_nodes
+
+    then_g = helper.make_graph([helper.make_node("Identity", ["x"], ["a"])], "then", [],
+                               [helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 2])])
+    else_g = helper.make_graph([helper.make_node("Neg", ["t"], ["b"])], "else", [],
+                               [helper.make_tensor_value_info("b", TensorProto.FLOAT, [2, 2])])
+    graph = helper.make_graph(
+        [helper.make_node("Transpose", ["x"], ["t"], perm=[1, 0]),
+         helper.make_node("Abs", ["x"], ["kept"]),
+         helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g),
+         helper.make_node("Add", ["y", "kept"], ["z"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2]),
+              helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert sink_branch_only_nodes(model)
+    onnx.checker.check_model(model)
+    assert [n.op_type for n in model.graph.node] == ["Abs", "If", "Add"]  # Abs is read at the top
+    branch_if = model.graph.node[1]
+    else_nodes = [n.op_type for a in branch_if.attribute if a.name == "else_branch" for n in a.g.node]
+    assert else_nodes == ["Transpose", "Neg"]
+    assert not sink_branch_only_nodes(model)  # nothing left to move

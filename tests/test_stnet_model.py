@@ -94,3 +94,20 @@ def test_growing_skips_keeps_what_the_lite_student_computes():
     frame, s_mean, s_matrix = torch.rand(1, 3, 40, 56), torch.randn(1, 256), torch.randn(1, 32, 32) * 0.1
     with torch.no_grad():
         torch.testing.assert_close(new(frame, s_mean, s_matrix), old(frame, s_mean, s_matrix))
+
+
+def test_interleaved_conv_equals_the_conv_on_the_nchw_frame():
+    """conv1_1 of the content graph reads the NHWC frame as one channel 3 times as wide (kernel
+    3x9, stride (1,3)): the same numbers as the 3-channel conv on the NCHW frame."""
+    from livestyle.models.stnet import ReflectPadFrame, interleaved_conv
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 8, 3)
+    frame = torch.randint(0, 256, (2, 9, 13, 3), dtype=torch.uint8)
+    padded = ReflectPadFrame.apply(frame)
+    assert padded.shape == (2, 11, 15, 3)
+    nchw = torch.nn.functional.pad(frame.permute(0, 3, 1, 2).float(), (1, 1, 1, 1), mode="reflect")
+    torch.testing.assert_close(padded.permute(0, 3, 1, 2).float(), nchw)
+    wide = interleaved_conv(conv)
+    with torch.no_grad():
+        torch.testing.assert_close(wide(padded.float().reshape(2, 1, 11, 45)), conv(nchw), atol=1e-3, rtol=1e-5)

@@ -158,11 +158,31 @@ class StyleBranch(nn.Module):
         return self.net.style_state(style)
 
 
-def pixel_scaled(net: STNet) -> STNet:
+def interleaved_conv(conv: nn.Conv2d) -> nn.Conv2d:
+    """`conv` (C input channels, k x k) as the same convolution of the image in its NHWC layout read
+    as one channel C times as wide: kernel k x kC, stride and zero padding C times as wide. Pixel
+    x's channels sit at columns Cx..Cx+C-1, so the wide kernel's column C*dx + c weighs channel c
+    of the pixel dx to the right. Same outputs up to float rounding, and the frame needs no
+    NHWC -> NCHW transpose before it; in ONNX Runtime's CPU provider the one-channel convolution
+    is also faster than the three-channel one (r31's conv1_1 at 1080p: 25 ms against 51,
+    bench/RESULTS.md)."""
+    c_out, c_in, kh, kw = conv.weight.shape
+    (sh, sw), (ph, pw) = conv.stride, conv.padding
+    wide = nn.Conv2d(1, c_out, (kh, kw * c_in), stride=(sh, sw * c_in), padding=(ph, pw * c_in),
+                     bias=conv.bias is not None).to(conv.weight.dtype)
+    with torch.no_grad():
+        wide.weight.copy_(conv.weight.permute(0, 2, 3, 1).reshape(c_out, 1, kh, kw * c_in))
+        if conv.bias is not None:
+            wide.bias.copy_(conv.bias)
+    return wide
+
+
+def pixel_scaled(net: STNet, interleaved: bool = False) -> STNet:
     """A copy of `net` for the content graph: it takes pixel values 0..255 reflection-padded by
     one pixel and returns 0..255. 1/255 and the 1x1 preprocessing conv are folded into conv1_1,
     255 into the decoder's last conv. Same outputs up to float rounding, three full-resolution
-    passes fewer per frame."""
+    passes fewer per frame. `interleaved`: conv1_1 takes the padded frame in NHWC read as one
+    channel (N, 1, H+2, 3(W+2)) (see interleaved_conv)."""
     scaled = copy.deepcopy(net)
     with torch.no_grad():
         scaled.encoder.preprocess.weight.mul_(1.0 / 255.0)
@@ -170,9 +190,25 @@ def pixel_scaled(net: STNet) -> STNet:
         last = scaled.decoder.convs[-1]
         last.weight.mul_(255.0)
         last.bias.mul_(255.0)
+    if interleaved:
+        scaled.encoder.convs["conv1_1"] = interleaved_conv(scaled.encoder.convs["conv1_1"])
     scaled.encoder.padded_input = True
     scaled.encoder.ceil_pool = True
     return scaled
+
+
+class ReflectPadFrame(torch.autograd.Function):
+    """A uint8 (N,H,W,C) frame reflection-padded by one pixel on H and W, in its own layout: one
+    ONNX Pad over axes 1 and 2 (ONNX Runtime reflects any axis; torch's F.pad only the last ones)."""
+
+    @staticmethod
+    def forward(ctx, frame: torch.Tensor) -> torch.Tensor:  # noqa: D102 - torch's signature
+        return F.pad(frame.permute(0, 3, 1, 2), (1, 1, 1, 1), mode="reflect").permute(0, 2, 3, 1).contiguous()
+
+    @staticmethod
+    def symbolic(g, frame):  # noqa: D102 - the ONNX export
+        pads = g.op("Constant", value_t=torch.tensor([0, 1, 1, 0, 0, 1, 1, 0], dtype=torch.int64))
+        return g.op("Pad", frame, pads, mode_s="reflect")
 
 
 class QuantizeToUint8(torch.autograd.Function):
@@ -196,13 +232,14 @@ class QuantizeToUint8(torch.autograd.Function):
 
 @torch.jit.script
 def blend(frame: torch.Tensor, styled: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
-    """(1 - s) frame + s styled, s clamped to [0, 1]; `frame` is the uint8 NCHW input, cast only
-    here, when a blend is needed, and `styled` the network's output at the frame's size. `styled`
-    is clamped first, so a partial strength blends the image a viewer would see at full strength."""
+    """(1 - s) frame + s styled, s clamped to [0, 1]; `frame` is the uint8 NHWC input, transposed
+    and cast only here, when a blend is needed, and `styled` the network's NCHW output at the
+    frame's size. `styled` is clamped first, so a partial strength blends the image a viewer would
+    see at full strength."""
     s = strength.clamp(0.0, 1.0)
     if bool(s.min() >= 1.0):
         return styled
-    x = frame.to(styled.dtype)
+    x = frame.permute(0, 3, 1, 2).to(styled.dtype)
     styled = styled.clamp(0.0, 255.0)
     return x + s.reshape(-1, 1, 1, 1).to(styled.dtype) * (styled - x)
 
@@ -212,8 +249,9 @@ class ContentBranch(nn.Module):
     strength (1,) -> out uint8 (N,H,W,3).
 
     Everything between the decoded frame and the encoded frame happens inside the graph, in as
-    few full-frame passes as the ops allow: layout (NHWC <-> NCHW) and conv1_1's reflection pad
-    done on uint8, scaling and Caffe preprocessing folded into the first and last convs, no
+    few full-frame passes as the ops allow: conv1_1's reflection pad done on the uint8 frame in
+    its own NHWC layout, which conv1_1 then reads as one wide channel (interleaved_conv: no input
+    transpose), scaling and Caffe preprocessing folded into the first and last convs, no
     stride padding (the encoder pools partial windows; the crop back to the frame's size is
     folded into the decoder's last reflection pad), the
     strength blend (skipped at full strength), and saturating and rounding in one QuantizeLinear,
@@ -228,15 +266,15 @@ class ContentBranch(nn.Module):
 
     def __init__(self, net: STNet, dtype: torch.dtype = torch.float32, quantize: bool = True):
         super().__init__()
-        self.net = pixel_scaled(net)
+        self.net = pixel_scaled(net, interleaved=True)
         self.dtype = dtype
         self.quantize = quantize
 
     def forward(self, frame: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor,
                 strength: torch.Tensor) -> torch.Tensor:
-        h, w = frame.shape[1], frame.shape[2]
-        frame = frame.permute(0, 3, 1, 2)  # uint8: layout and padding at a quarter of float's traffic
-        x = F.pad(frame, (1, 1, 1, 1), mode="reflect").to(self.dtype)  # 0..255
+        n, h, w, c = frame.shape
+        padded = ReflectPadFrame.apply(frame)  # on uint8: a quarter of float's traffic
+        x = padded.reshape(n, 1, h + 2, (w + 2) * c).to(self.dtype)  # 0..255, NHWC read as one channel
         styled = self.net.stylize(x, s_mean.to(self.dtype), s_matrix.to(self.dtype), (h, w))
         out = blend(frame, styled, strength.to(self.dtype))
         if self.dtype != torch.float32:

@@ -37,6 +37,17 @@ def conv(c_in: int, c_out: int, stride: int = 1, k: int = 3) -> nn.Conv2d:
     return nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2)
 
 
+def upsample_to(x: torch.Tensor, like: torch.Tensor | None) -> torch.Tensor:
+    """Nearest x2, cropped to `like`'s height and width (a stride-2 level of an odd size): one
+    Resize to that size, which for nearest neighbours picks exactly the pixels x2-then-crop would
+    (source index floor(i * s / d) = floor(i / 2) for d in {2s - 1, 2s}), without a Slice that
+    ONNX Runtime runs as a full copy even when nothing is cropped (3.7 ms of 33 at 640x360).
+    `like` None: plain x2 (the no-skip decoder's inner levels)."""
+    if like is None:
+        return F.interpolate(x, scale_factor=2, mode="nearest")
+    return F.interpolate(x, size=like.shape[2:], mode="nearest")
+
+
 class LiteSTNet(nn.Module):
     """frame (N,3,H,W) in [0,1] + r31 style state -> stylised frame (N,3,H,W), unclamped."""
 
@@ -72,14 +83,12 @@ class LiteSTNet(nn.Module):
     def decode(self, x: torch.Tensor, frame: torch.Tensor, levels: list[torch.Tensor]) -> torch.Tensor:
         x = F.relu(self.decode_in(x))
         for layer, skip in zip(self.up, reversed(levels)):
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = upsample_to(x, skip if self.skips else None)
             if self.skips:
-                x = torch.cat([x[:, :, :skip.shape[2], :skip.shape[3]], skip], 1)
+                x = torch.cat([x, skip], 1)
             x = F.relu(layer(x))
-        x = F.interpolate(x, scale_factor=2, mode="nearest")
-        h, w = frame.shape[2], frame.shape[3]
-        x = torch.cat([x[:, :, :h, :w], frame], 1)
-        return self.refine[1](F.relu(self.refine[0](x)))
+        x = upsample_to(x, frame)
+        return self.refine[1](F.relu(self.refine[0](torch.cat([x, frame], 1))))
 
     def stylize(self, frame: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor) -> torch.Tensor:
         feat, levels = self.encode(frame)
@@ -115,8 +124,7 @@ class LiteContentBranch(nn.Module):
 
     def forward(self, frame: torch.Tensor, s_mean: torch.Tensor, s_matrix: torch.Tensor,
                 strength: torch.Tensor) -> torch.Tensor:
-        frame = frame.permute(0, 3, 1, 2)
-        styled = self.net.stylize(frame.float(), s_mean, s_matrix)
+        styled = self.net.stylize(frame.permute(0, 3, 1, 2).float(), s_mean, s_matrix)
         out = blend(frame, styled, strength)
         out = QuantizeToUint8.apply(out) if self.quantize else out.clamp(0.0, 255.0)
         return out.permute(0, 2, 3, 1)
