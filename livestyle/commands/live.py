@@ -37,7 +37,7 @@ from livestyle.audio.timeline import AudioTimeline
 from livestyle.config import load_config
 from livestyle.controls import Controls, Dispatcher, PresetStore, default_presets_path
 from livestyle.errors import UserError
-from livestyle.io.camera import CameraSource, Captured, ClipSource
+from livestyle.io.camera import CameraSource, ClipSource
 from livestyle.io.images import output_size, resize_to
 from livestyle.io.media import output_protocols
 from livestyle.io.mic import ClipAudioSource, MicSource
@@ -292,120 +292,117 @@ def open_outputs(job: LiveJob, width: int, height: int, t0: float, outputs: list
             job.stream, DeviceHealth(f"stream {job.stream}", job.on_device_event)))
 
 
-def live(job: LiveJob) -> LiveStats:
-    cfg = job.cfg
-    check_job(job)
-    folder = models_dir(job.models)
-    mel_cfg = MelConfig(**model_info(folder, "mvnet")["mel"])
-    pipeline = Pipeline()
-    frames = pipeline.latest()
-    states = pipeline.latest()
-    shown = pipeline.latest()
-    timeline = AudioTimeline(mel_cfg.sample_rate)
+class LiveSet:
+    """One running set: the devices, models, controls and outputs it opened, and the four stages
+    that move frames and style states between them (the module docstring). Each stage is a
+    method, so it reads, and can be tested, on its own."""
 
-    controls = Controls(seed=cfg.seed, input_gain_db=cfg.input_gain_db, smoothing=cfg.smoothing)
-    presets = PresetStore(job.presets or default_presets_path())
-    dispatch = Dispatcher(controls, presets)
-    outputs: list[Any] = []
-    video = None
-    sources: list[Any] = []
-    status_lines = lambda: []  # noqa: E731 - replaced once the set's parts exist
-    try:  # what a user can get wrong first, then the models (TensorRT may take minutes to build)
-        sources = open_controls(job, dispatch)
-        feedback = next((s for s in sources if hasattr(s, "send")), None)
+    def __init__(self, job: LiveJob):
+        self.job, self.cfg = job, job.cfg
+        self.folder = models_dir(job.models)
+        self.mel_cfg = MelConfig(**model_info(self.folder, "mvnet")["mel"])
+        self.pipeline = Pipeline()
+        self.frames, self.states, self.shown = self.pipeline.latest(), self.pipeline.latest(), self.pipeline.latest()
+        self.timeline = AudioTimeline(self.mel_cfg.sample_rate)
+        self.controls = Controls(seed=self.cfg.seed, input_gain_db=self.cfg.input_gain_db,
+                                 smoothing=self.cfg.smoothing)
+        self.dispatch = Dispatcher(self.controls, PresetStore(job.presets or default_presets_path()))
+        self.outputs: list[Any] = []
+        self.sources: list[Any] = []
+        self.video: RecoveringVideo | None = None
+        self.status: SetStatus | None = None
+        self.started = False
+        try:  # what a user can get wrong first, then the models (TensorRT may take minutes to build)
+            self._open()
+        except BaseException:
+            self.close(complete=False)
+            raise
+
+    def _open(self) -> None:
+        job, cfg = self.job, self.cfg
+        self.sources = open_controls(job, self.dispatch)
+        self.feedback = next((s for s in self.sources if hasattr(s, "send")), None)
         if job.window:
-            outputs.append(WindowOutput(fullscreen=job.fullscreen, dispatch=dispatch, status=lambda: status_lines()))
+            self.outputs.append(WindowOutput(fullscreen=job.fullscreen, dispatch=self.dispatch,
+                                             status=lambda: self.status.lines() if self.status else []))
         raw_video = open_video_source(job)
-        raw_audio = open_audio_source(job, mel_cfg.sample_rate, raw_video)
+        self.video = RecoveringVideo(raw_video, lambda: open_video_source(job), fill=cfg.camera_loss,
+                                     health=DeviceHealth(raw_video.name, job.on_device_event))
+        rate = self.mel_cfg.sample_rate
+        raw_audio = open_audio_source(job, rate, raw_video)
         # a device lost during the set is retried (io/recovery.py); at the start it is the user's
-        video = RecoveringVideo(raw_video, lambda: open_video_source(job), fill=cfg.camera_loss,
-                                health=DeviceHealth(raw_video.name, job.on_device_event))
-        audio = RecoveringAudio(raw_audio, lambda: open_audio_source(job, mel_cfg.sample_rate, raw_video),
-                                health=DeviceHealth(raw_audio.name, job.on_device_event))
-        width, height = output_size(video.width, video.height, job.size, job.height)
-        video.output_size = (width, height)  # resized in the source's own thread, beside the stylizer
-        check_frame_size(width, height, frame_size_limits(job.runtime),
+        self.audio = RecoveringAudio(raw_audio, lambda: open_audio_source(job, rate, raw_video),
+                                     health=DeviceHealth(raw_audio.name, job.on_device_event))
+        self.width, self.height = output_size(self.video.width, self.video.height, job.size, job.height)
+        self.video.output_size = (self.width, self.height)  # resized in the source's thread
+        check_frame_size(self.width, self.height, frame_size_limits(job.runtime),
                          f"{job.clip}: output" if job.clip is not None else f"camera {job.camera}: output")
         engine = Engine(job.runtime, job.providers)
-        stnet = STNetRunner(engine, folder, style_size=cfg.style_size)
-        bank = None if job.styles is None else StyleBank.from_folder(job.styles, stnet, cfg.style_size,
+        self.stnet = STNetRunner(engine, self.folder, style_size=cfg.style_size)
+        bank = None if job.styles is None else StyleBank.from_folder(job.styles, self.stnet, cfg.style_size,
                                                                      cfg.styles_temperature)
-        dispatch.styles = 0 if bank is None else len(bank.states)
-        style_hz = cfg.cpu_style_hz if stnet.provider == "cpu" else cfg.style_hz
-        ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
-                             TickSettings(cfg.style_size, cfg.smoothing, 1.0 / style_hz), controls, bank,
-                             Reactive(job.reactive, 1.0 / style_hz))
-        stats = LiveStats(provider=stnet.provider)
-        t0 = time.monotonic()
-        open_outputs(job, width, height, t0, outputs)
-    except BaseException:
-        for out in outputs:
-            out.close(complete=False)
-        if video is not None:
-            video.close()
-        for source in sources:
-            source.close()
-        raise
-    status = SetStatus(stats, RecentFigures(), controls, ticker, stnet,
-                       [video.health, audio.health] + [o.health for o in outputs if hasattr(o, "health")],
-                       lambda now: update(now))
-    status_lines = status.lines  # noqa: F811 - the window's overlay reads this one
-    level_dbfs, device_problems, recent = status.level_dbfs, status.problems, status.recent
+        self.dispatch.styles = 0 if bank is None else len(bank.states)
+        self.style_hz = cfg.cpu_style_hz if self.stnet.provider == "cpu" else cfg.style_hz
+        self.ticker = StyleTicker(MVNetRunner(engine, self.folder), self.stnet,
+                                  TickSettings(cfg.style_size, cfg.smoothing, 1.0 / self.style_hz),
+                                  self.controls, bank, Reactive(job.reactive, 1.0 / self.style_hz))
+        self.stats = LiveStats(provider=self.stnet.provider)
+        self.t0 = time.monotonic()
+        open_outputs(job, self.width, self.height, self.t0, self.outputs)
+        self.status = SetStatus(self.stats, RecentFigures(), self.controls, self.ticker, self.stnet,
+                                [self.video.health, self.audio.health]
+                                + [o.health for o in self.outputs if hasattr(o, "health")], self.update)
 
-    def style_worker() -> None:
+    def style_worker(self) -> None:
         """Ticks at style_hz on the wall clock; a tick that would start late is skipped, never
         queued, so the style stays current. Frozen: the audio keeps flowing, the style holds."""
-        period = 1.0 / style_hz
+        period, stop, timeline = 1.0 / self.style_hz, self.pipeline.stop, self.timeline
         next_tick, last = time.monotonic(), None
-        while not pipeline.stop.is_set():
-            start = ticker.trailing_start(timeline.end)
-            if controls.frozen and ticker.state is not None:
+        while not stop.is_set():
+            start = self.ticker.trailing_start(timeline.end)
+            if self.controls.frozen and self.ticker.state is not None:
                 timeline.release_before(max(0, start))
                 next_tick, last = time.monotonic() + period, None
-                pipeline.stop.wait(period)
+                stop.wait(period)
                 continue
             now = time.monotonic()
-            states.put((now, ticker.tick(timeline, start, None if last is None else now - last,
-                                         anchor=timeline.end)))
+            self.states.put((now, self.ticker.tick(timeline, start, None if last is None else now - last,
+                                                   anchor=timeline.end)))
             timeline.release_before(max(0, start))
             last = now
-            stats.ticks += 1
+            self.stats.ticks += 1
             next_tick += period
             if time.monotonic() > next_tick:  # too slow for style_hz: skip ticks, never queue them
                 missed = int((time.monotonic() - next_tick) / period) + 1
-                stats.skipped_ticks += missed
+                self.stats.skipped_ticks += missed
                 next_tick += missed * period
-            pipeline.stop.wait(max(0.0, next_tick - time.monotonic()))
+            stop.wait(max(0.0, next_tick - time.monotonic()))
 
-    def stylize_worker() -> None:
-        while states.peek() is None:  # the first style tick
-            if pipeline.stop.wait(0.01):
+    def stylize_worker(self) -> None:
+        """The newest frame, restyled with the current state (gliding between ticks)."""
+        while self.states.peek() is None:  # the first style tick
+            if self.pipeline.stop.wait(0.01):
                 return
-        glide = StyleGlide(1.0 / style_hz)
-        while True:
-            item = frames.get()
-            if item is END:
-                break
-            frame: Captured = item
-            image = frame.image if (frame.image.shape[1], frame.image.shape[0]) == (width, height) \
-                else resize_to(frame.image, width, height)
-            state = glide.at(states.peek(), time.monotonic())  # glides on even when bypassed
-            strength = controls.frame_strength(state.strength)
-            as_is = controls.blackout or strength <= 0.0 or frame.as_is
-            styled = image if as_is else stnet.stylize(image, state, strength)
-            shown.put((styled, frame.captured, image, 0.0 if as_is else strength, state.strength))
-            stats.stylized += 1
-        shown.end()
+        glide = StyleGlide(1.0 / self.style_hz)
+        size = (self.width, self.height)
+        while (frame := self.frames.get()) is not END:
+            image = frame.image if (frame.image.shape[1], frame.image.shape[0]) == size \
+                else resize_to(frame.image, *size)
+            state = glide.at(self.states.peek(), time.monotonic())  # glides on even when bypassed
+            strength = self.controls.frame_strength(state.strength)
+            as_is = self.controls.blackout or strength <= 0.0 or frame.as_is
+            styled = image if as_is else self.stnet.stylize(image, state, strength)
+            self.shown.put((styled, frame.captured, image, 0.0 if as_is else strength, state.strength))
+            self.stats.stylized += 1
+        self.shown.end()
 
-    def output_loop() -> None:
-        end = None if job.duration is None else t0 + job.duration
-        next_status = t0 + cfg.status_every
-        next_feedback = t0 + FEEDBACK_SECONDS
-        terminal = job.status and sys.stderr.isatty()
-        black = np.zeros((height, width, 3), np.uint8)
+    def output_loop(self) -> None:
+        """Main thread: each stylised frame to every output, with the controls that act at once."""
+        end = None if self.job.duration is None else self.t0 + self.job.duration
+        controls, black = self.controls, np.zeros((self.height, self.width, 3), np.uint8)
+        self.next_report = {"status": self.t0 + self.cfg.status_every, "feedback": self.t0 + FEEDBACK_SECONDS}
         while end is None or time.monotonic() < end:
-            item = shown.get()
-            if item is END:
+            if (item := self.shown.get()) is END:
                 return
             image, captured, raw, used, state_strength = item
             if controls.blackout:  # at once, whatever the stylizer was doing
@@ -415,74 +412,99 @@ def live(job: LiveJob) -> LiveStats:
             elif used > 0.0 and abs(controls.frame_strength(state_strength) - used) > 1e-6:
                 image = reblend(raw, image, used, controls.frame_strength(state_strength))
             now = time.monotonic()
-            for out in list(outputs):
+            for out in list(self.outputs):
                 try:
                     if not out.show(image, now):
                         return
                 except Exception as exc:  # noqa: BLE001 - one failing output must not end the others
-                    drop_output(out, exc)
-            stats.shown += 1
-            latency = (time.monotonic() - captured) * 1000.0
-            stats.latencies_ms.append(latency)
-            recent.add(now, latency)
-            if len(stats.latencies_ms) > 10_000:  # a long set: keep the recent ones
-                del stats.latencies_ms[:5_000]
-            if feedback is not None and now >= next_feedback:
-                r, level = recent.figures(now), level_dbfs()
-                feedback.send({"fps": r["fps"], "latency": r["latency"],
-                               **({} if level is None else {"level": level})})
-                next_feedback = now + FEEDBACK_SECONDS
-            if terminal and now >= next_status:
-                update(now)
-                level = level_dbfs()
-                print(f"\rlive: {stats.line()} {stnet.model}, {'-' if level is None else f'{level:.0f}'} dBFS, "
-                      f"{control_state(controls)}{''.join(', ' + p for p in device_problems())}   ",
-                      end="", file=sys.stderr, flush=True)
-                next_status = now + cfg.status_every
+                    self.drop_output(out, exc)
+            self.count_shown(now, (time.monotonic() - captured) * 1000.0)
+            self.report(now)
 
-    def drop_output(out: Any, exc: Exception) -> None:
+    def count_shown(self, now: float, latency_ms: float) -> None:
+        self.stats.shown += 1
+        self.stats.latencies_ms.append(latency_ms)
+        self.status.recent.add(now, latency_ms)
+        if len(self.stats.latencies_ms) > 10_000:  # a long set: keep the recent ones
+            del self.stats.latencies_ms[:5_000]
+
+    def report(self, now: float) -> None:
+        """--osc-send figures 10 times a second; the terminal line every status_every seconds."""
+        status = self.status
+        if self.feedback is not None and now >= self.next_report["feedback"]:
+            recent, level = status.recent.figures(now), status.level_dbfs()
+            self.feedback.send({"fps": recent["fps"], "latency": recent["latency"],
+                                **({} if level is None else {"level": level})})
+            self.next_report["feedback"] = now + FEEDBACK_SECONDS
+        if self.job.status and sys.stderr.isatty() and now >= self.next_report["status"]:
+            self.update(now)
+            level = status.level_dbfs()
+            print(f"\rlive: {self.stats.line()} {self.stnet.model}, {'-' if level is None else f'{level:.0f}'} dBFS, "
+                  f"{control_state(self.controls)}{''.join(', ' + p for p in status.problems())}   ",
+                  end="", file=sys.stderr, flush=True)
+            self.next_report["status"] = now + self.cfg.status_every
+
+    def drop_output(self, out: Any, exc: Exception) -> None:
         """A failed output (a dropped network stream) is reported once and closed; the others go
         on, and what they recorded is kept. When none is left the set ends with the error."""
-        outputs.remove(out)
+        self.outputs.remove(out)
         name = getattr(out, "url", None) or getattr(out, "path", None) or "the window"
         try:
             out.close(complete=False)
         except Exception:  # noqa: BLE001 - it has failed already
             pass
-        if not outputs:
+        if not self.outputs:
             raise exc
         log.warning("%s: output failed and was dropped (%s); %d other output(s) go on",
-                    name, str(exc).removeprefix(f"{name}: "), len(outputs))
+                    name, str(exc).removeprefix(f"{name}: "), len(self.outputs))
 
-    def update(now: float) -> None:
-        stats.seconds = now - t0
-        stats.dropped = frames.dropped
-        stats.captured = stats.stylized + frames.dropped
-        stats.audio_overflows = audio.overflows
-        stats.outages = sorted((o for h in status.healths for o in h.outages), key=lambda o: o.lost_at)
+    def update(self, now: float) -> None:
+        """Bring the set's figures up to date (the overlay, the terminal, the end of the set)."""
+        stats = self.stats
+        stats.seconds = now - self.t0
+        stats.dropped = self.frames.dropped
+        stats.captured = stats.stylized + self.frames.dropped
+        stats.audio_overflows = self.audio.overflows
+        stats.outages = sorted((o for h in self.status.healths for o in h.outages), key=lambda o: o.lost_at)
 
-    for source in sources:
-        if hasattr(source, "start"):
-            source.start()
-    pipeline.stage("video source", lambda: video.run(frames, pipeline.stop, t0))
-    pipeline.stage("audio source", lambda: audio.run(timeline, pipeline.stop, t0))
-    pipeline.stage("style worker", style_worker)
-    pipeline.stage("stylize worker", stylize_worker)
-    complete = False
-    try:
-        pipeline.run(main=output_loop)
-        complete = True
-    except KeyboardInterrupt:  # Ctrl-C is how a set ends: keep the recording
-        complete = True
-    finally:
-        update(time.monotonic())
-        for source in sources:
+    def close(self, complete: bool) -> None:
+        """Close what opened; `complete`: recordings are kept as finished files. A camera whose
+        thread ran has closed itself."""
+        for source in self.sources:
             source.close()
-        for out in outputs:
+        if self.video is not None and not self.started:
+            self.video.close()
+        for out in self.outputs:
             out.close(complete=complete)
-        if job.status and sys.stderr.isatty():
-            print(file=sys.stderr)
-    return stats
+
+    def run(self) -> LiveStats:
+        """The stages in their threads, the outputs in this one, until the set ends."""
+        self.started = True
+        for source in self.sources:
+            if hasattr(source, "start"):
+                source.start()
+        self.pipeline.stage("video source", lambda: self.video.run(self.frames, self.pipeline.stop, self.t0))
+        self.pipeline.stage("audio source", lambda: self.audio.run(self.timeline, self.pipeline.stop, self.t0))
+        self.pipeline.stage("style worker", self.style_worker)
+        self.pipeline.stage("stylize worker", self.stylize_worker)
+        complete = False
+        try:
+            self.pipeline.run(main=self.output_loop)
+            complete = True
+        except KeyboardInterrupt:  # Ctrl-C is how a set ends: keep the recording
+            complete = True
+        finally:
+            self.update(time.monotonic())
+            self.close(complete)
+            if self.job.status and sys.stderr.isatty():
+                print(file=sys.stderr)
+        return self.stats
+
+
+def live(job: LiveJob) -> LiveStats:
+    """Run a set until --duration, the window is closed, or Ctrl-C; the set's figures."""
+    check_job(job)
+    return LiveSet(job).run()
 
 
 def list_devices() -> str:
