@@ -7,8 +7,18 @@ machine, at each size:
 
   full (uint8 in/out)     the shipped graph's design, exported from the shipped weights
   core (float NCHW)       the same network without the conversions (frame float (1,3,H,W) in
-                          [0,1], H and W multiples of 4; float out), i.e. the old graph
+                          [0,1], H and W multiples of 4; float out), i.e. the old graph; the
+                          issue's measure is full minus core, reported as the median of paired
+                          (back-to-back) differences, since drift between 4-second runs is larger
+                          than the few ms in question
   conversions only        a graph of the conversion ops around an identity network
+  ends (--ends)           full minus core measured where they differ: the two graphs run the
+                          same ops on the same shapes from conv1_2 to the decoder's last conv, so
+                          full - core = (full's input side - core's) + (full's output side -
+                          core's). Each side is exported alone from the same modules (input side:
+                          frame -> conv1_1 -> ReLU; output side: the decoder's last pad and conv ->
+                          clamp, or -> strength If, QuantizeLinear, NHWC) and timed interleaved:
+                          tens of ms each, so a few ms resolve where the 4-second graphs cannot
   conversion kernels      ONNX Runtime's profiler inside the full graph: the summed kernel time
                           of its conversion nodes (Transpose, Cast, Pad on uint8, If with the
                           QuantizeLinear in its branch, Slice, Clip), per run. The full-minus-core
@@ -18,6 +28,7 @@ plus the numpy conversions the old runner did on the host (uint8 HWC -> float NC
 scale, round, HWC uint8), for comparison. Same process, same session options, interleaved runs.
 
     python bench/content_conversions.py [--sizes 1920x1080,1280x720] [--repeats 5] [--threads 2]
+    python bench/content_conversions.py --ends --sizes 1920x1080,1280x720 --repeats 20
     python bench/content_conversions.py --graphs old.onnx,exported/stnet_content.onnx --sizes 1920x1080 --repeats 2
 """
 
@@ -37,7 +48,8 @@ import onnxruntime as ort
 import torch
 
 from livestyle.commands.export import CONTENT_AXES, CONTENT_NAMES, export_graph
-from livestyle.models.stnet import ContentBranch, STNet, StyleBranch
+from livestyle.models.stnet import (ContentBranch, QuantizeToUint8, ReflectPadFrame, STNet, StyleBranch, blend,
+                                    pixel_scaled)
 from livestyle.models.vgg import build_encoder
 from livestyle.runtime.manifest import models_dir
 from livestyle.train.stnet_trainer import load_exported_weights
@@ -63,6 +75,85 @@ class Core(torch.nn.Module):
 
     def forward(self, frame, s_mean, s_matrix):
         return self.net.stylize(frame, s_mean, s_matrix).clamp(0, 1)
+
+
+class InputSide(torch.nn.Module):
+    """The graph up to conv1_1's ReLU: the shipped design (uint8 NHWC frame, padded on uint8, read
+    as one wide channel) or the core's (float NCHW in [0,1]: Caffe preprocessing, float reflection
+    pad, conv1_1), from the network's own modules."""
+
+    def __init__(self, net: STNet, shipped: bool):
+        super().__init__()
+        self.shipped = shipped
+        self.encoder = pixel_scaled(net, interleaved=True).encoder if shipped else net.encoder
+
+    def forward(self, frame):
+        if self.shipped:
+            n, h, w, c = frame.shape
+            x = ReflectPadFrame.apply(frame).reshape(n, 1, h + 2, (w + 2) * c).float()
+        else:
+            x = torch.nn.functional.pad(self.encoder.preprocess(frame), (1, 1, 1, 1), mode="reflect")
+        return torch.relu(self.encoder.convs["conv1_1"](x))
+
+
+class OutputSide(torch.nn.Module):
+    """The graph from the decoder's last reflection pad: the shipped design (the strength If with
+    its QuantizeLinear, back to NHWC uint8) or the core's (clamped float NCHW)."""
+
+    def __init__(self, net: STNet, shipped: bool):
+        super().__init__()
+        self.shipped = shipped
+        self.last = pixel_scaled(net).decoder.convs[-1] if shipped else net.decoder.convs[-1]
+
+    def forward(self, x, frame, strength):
+        styled = self.last(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"))
+        if not self.shipped:
+            return styled.clamp(0, 1)  # the exporter drops the unused inputs
+        return QuantizeToUint8.apply(blend(frame, styled, strength)).permute(0, 2, 3, 1)
+
+
+def compare_ends(net: STNet, args: argparse.Namespace) -> None:
+    """full - core from the parts where the two graphs differ (see the module docstring)."""
+    rng = np.random.default_rng(0)
+    print(f"onnxruntime {ort.__version__}, CPU provider, {args.threads} intra-op thread(s), input and output "
+          f"sides of the shipped and core graphs, {args.repeats} interleaved runs (median ms)")
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for name, module, example, names, axes in (
+                ("input shipped", InputSide(net, True), (torch.randint(0, 256, (1, 16, 16, 3), dtype=torch.uint8),),
+                 ["frame"], {"frame": {1: "H", 2: "W"}}),
+                ("input core", InputSide(net, False), (torch.rand(1, 3, 16, 16),), ["frame"], {"frame": {2: "H", 3: "W"}}),
+                ("output shipped", OutputSide(net, True), (torch.rand(1, 64, 16, 16), torch.zeros(1, 16, 16, 3, dtype=torch.uint8),
+                                                           torch.ones(1)), ["x", "frame", "strength"],
+                 {"x": {2: "H", 3: "W"}, "frame": {1: "H", 2: "W"}}),
+                ("output core", OutputSide(net, False), (torch.rand(1, 64, 16, 16), torch.zeros(1, 16, 16, 3, dtype=torch.uint8),
+                                                        torch.ones(1)), ["x", "frame", "strength"],
+                 {"x": {2: "H", 3: "W"}, "frame": {1: "H", 2: "W"}})):
+            paths[name] = Path(tmp) / f"{name.replace(' ', '_')}.onnx"
+            export_graph(module.eval(), example, paths[name], names, ["out"], axes)
+        sessions = {name: session(path, args.threads) for name, path in paths.items()}
+        for size in args.sizes.split(","):
+            w, h = (int(v) for v in size.split("x"))
+            frame = rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8)
+            feeds = {"input shipped": {"frame": frame},
+                     "input core": {"frame": np.ascontiguousarray(frame.transpose(0, 3, 1, 2), dtype=np.float32) / 255},
+                     "output shipped": {"x": rng.random((1, 64, h, w), dtype=np.float32), "frame": frame,
+                                        "strength": np.ones(1, np.float32)}}
+            feeds["output core"] = feeds["output shipped"]
+            feeds = {name: {i.name: feeds[name][i.name] for i in sess.get_inputs()} for name, sess in sessions.items()}
+            times: dict[str, list[float]] = {name: [] for name in sessions}
+            for name, sess in sessions.items():
+                for _ in range(WARMUP_RUNS):
+                    sess.run(None, feeds[name])
+            for _ in range(args.repeats):
+                for name, sess in sessions.items():
+                    t0 = time.perf_counter()
+                    sess.run(None, feeds[name])
+                    times[name].append((time.perf_counter() - t0) * 1000)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            delta = med["input shipped"] - med["input core"] + med["output shipped"] - med["output core"]
+            print(f"{w}x{h}: " + ", ".join(f"{k} {v:.1f}" for k, v in med.items())
+                  + f"; full - core = {delta:+.1f} ms")
 
 
 def session(path: Path, threads: int) -> ort.InferenceSession:
@@ -150,6 +241,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1920x1080,1280x720")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ends", action="store_true",
+                        help="full minus core from the graphs' input and output sides alone (see above)")
     parser.add_argument("--graphs", default=None,
                         help="comma-separated content graphs (e.g. two exports) whose conversion kernels "
                              "to compare, interleaved, instead of the full/core/conversions-only figures")
@@ -160,6 +253,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     net = STNet("r31", build_encoder("r31")).eval()
     load_exported_weights(net, models_dir())
+    if args.ends:
+        compare_ends(net, args)
+        return
     with torch.no_grad():
         s_mean, s_matrix = StyleBranch(net)(torch.rand(1, 3, 128, 128))
     rng = np.random.default_rng(0)
@@ -194,9 +290,13 @@ def main() -> None:
                 host_conversions(frame, core_out)
                 times["host numpy"].append((time.perf_counter() - t0) * 1000)
             med = {k: statistics.median(v) for k, v in times.items()}
+            # paired: each repeat runs full and core back to back, so drift cancels in the difference
+            paired = sorted(f - c for f, c in zip(times["full"], times["core"]))
+            quartiles = statistics.quantiles(paired, n=4) if len(paired) >= 4 else (paired[0], None, paired[-1])
             kernels, per_node = conversion_kernel_ms(paths["full"], args.threads, feeds["full"])
             print(f"{w}x{h}: full graph {med['full']:.1f} ms, core graph {med['core']:.1f} ms "
-                  f"(difference {med['full'] - med['core']:+.1f} ms), conversions-only graph "
+                  f"(paired difference: median {statistics.median(paired):+.1f} ms, quartiles "
+                  f"{quartiles[0]:+.1f} / {quartiles[-1]:+.1f}), conversions-only graph "
                   f"{med['conversions']:.2f} ms, conversion kernels in the full graph {kernels:.2f} ms, "
                   f"old host numpy conversions {med['host numpy']:.2f} ms")
             print("   " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_node.items(), key=lambda kv: -kv[1]) if v >= 0.05))
