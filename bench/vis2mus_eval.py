@@ -5,7 +5,9 @@ recorded in the manifest), with the exported PolyDis:
                   (onset, pitch) between the input and the greedy decode of the posterior means,
                   against two baselines: the texture code replaced by the training mean of the
                   texture means (chords only), and repeating the previous 2-bar segment
-  sweep           on `--anchors` held-out songs (8-bar PIANO excerpts, the first with notes), B and
+  sweep           on `--anchors` held-out songs (`--anchor-bars` PIANO excerpts, the first with
+                  notes; 32 bars by default: session 5's 8 bars gave each figure 4 segments, too
+                  few to tell a trend from one segment's decode), B and
                   K each swept over -60..+60 with the other at 0: note density (onsets per beat),
                   mean pitch, pitch spread and chord-tone share of the output; per anchor, whether
                   each figure moves monotonically with B (with K), and the lowest chord-tone share
@@ -124,6 +126,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO / "runs" / "pop909")
     parser.add_argument("--models", type=Path, default=None)
     parser.add_argument("--anchors", type=int, default=6)
+    parser.add_argument("--anchor-bars", type=int, default=32, help="length of each anchor excerpt (even)")
     parser.add_argument("--segments", type=int, default=1024,
                         help="held-out segments for the reconstruction figures (every 7th of the validation songs' "
                              "windows up to this many, so every song counts; 0: all)")
@@ -143,12 +146,12 @@ def main() -> None:
     print("reconstruction (mean note F1 per held-out segment):", json.dumps(rec))
     anchors = {}
     for name, song in sorted(val_songs.items()):
-        long = segments(song, num_bar=8, accompaniment=("PIANO",))
+        long = segments(song, num_bar=args.anchor_bars, accompaniment=("PIANO",))
         if long:
             first = long[0]
             anchors[name] = [type(first)(name, first.bar, first.pr_mat[STEPS * k:STEPS * (k + 1)],
                                          first.chords[8 * k:8 * (k + 1)], first.melody_codes[STEPS * k:STEPS * (k + 1)])
-                             for k in range(4)]
+                             for k in range(args.anchor_bars // 2)]
         if len(anchors) == args.anchors:
             break
     sw = sweep(model, anchors)
