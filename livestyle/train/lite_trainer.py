@@ -12,6 +12,10 @@ crops of the style work's data set (the frozen held-out set refused):
             and means at relu1_1..relu4_1): pixel and feature matching alone leave the student's
             textures flatter than the teacher's (Gram ratio 0.875 vs 0.644, bench/RESULTS.md),
             because the average of plausible textures is a blur; the style term rewards texture
+  ssim      (optional, `ssim_weight`) 1 - SSIM between the grey student and teacher outputs
+            (Wang et al. 2004: Gaussian window 11, sigma 1.5): L1 is met by the local mean, SSIM
+            also asks for the teacher's local contrast and structure, which is where the stage-3
+            student still differed (SSIM 0.742 to r31 on the held-out pairs, bench/RESULTS.md)
 
 Distillation rather than training on the style losses alone: the student then inherits r31's
 balance of content and style, which the held-out quality figures compare against (issue 11), and
@@ -52,6 +56,7 @@ class DistillStage:
     temporal_noise: float = 0.02
     style_weight: float = 0.0         # r31's style loss (stnet_trainer.style_loss) against the style image
     style_layers: tuple[str, ...] = ("r11", "r21", "r31", "r41")
+    ssim_weight: float = 0.0          # 1 - SSIM(student, teacher), grey, see ssim()
 
 
 @dataclass
@@ -64,6 +69,27 @@ class LiteTrainConfig(STNetTrainConfig):
                                       # a no-skip one is grown (models/stnet_lite.grow_skips)
     out_dir: str = "runs/stnet_lite"
     distill: DistillStage = field(default_factory=DistillStage)
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :])[None, None]
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, window: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean SSIM of the grey versions (ITU-R 601 luma) of two (N,3,H,W) batches in [0,1], with
+    Wang et al.'s constants and an 11x11 Gaussian window of sigma 1.5 (valid positions only), as
+    bench/stnet_quality.py measures it on uint8 images."""
+    luma = torch.tensor([0.299, 0.587, 0.114], dtype=a.dtype).view(1, 3, 1, 1)
+    x, y = (im.mul(luma).sum(1, keepdim=True) for im in (a, b))
+    w = gaussian_window() if window is None else window
+    blur = lambda t: F.conv2d(t, w)  # noqa: E731
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    return (((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))).mean()
 
 
 class LiteTrainer(STNetTrainer):
@@ -112,6 +138,10 @@ class LiteTrainer(STNetTrainer):
         feature = sum(F.mse_loss(o_feats[n], t_feats[n]) for n in FEATURE_LAYERS)
         total = cfg.pixel_weight * pixel + cfg.feature_weight * feature
         losses = {"pixel": pixel.detach(), "feature": feature.detach(), "out": out}
+        if cfg.ssim_weight > 0:
+            structural = 1.0 - ssim(out, target)
+            total = total + cfg.ssim_weight * structural
+            losses["ssim"] = structural.detach()
         if cfg.style_weight > 0:
             with torch.no_grad():
                 s_feats = self.loss_net(style, tuple(cfg.style_layers))
