@@ -44,3 +44,19 @@ def test_bad_yaml_and_missing_file(tmp_path):
         load_config(RuntimeConfig, path)
     with pytest.raises(UserError, match="not found"):
         load_config(RuntimeConfig, tmp_path / "none.yaml")
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("train_*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_training_config_loads(path):
+    """Each configs/train_*.yaml names only keys its trainer knows (a typo would stop a long run
+    before its first step on a user's machine, or worse, be ignored)."""
+    from livestyle.train.lite_trainer import LiteTrainConfig
+    from livestyle.train.mvnet_trainer import MVNetTrainConfig
+    from livestyle.train.stnet_trainer import STNetTrainConfig
+    from livestyle.train.vis2mus_trainer import Vis2MusTrainConfig
+
+    kinds = {"train_stnet": STNetTrainConfig, "train_lite": LiteTrainConfig, "train_mvnet": MVNetTrainConfig,
+             "train_vis2mus": Vis2MusTrainConfig}
+    cls = next(c for prefix, c in kinds.items() if path.stem.startswith(prefix))
+    cfg = load_config(cls, path)
+    assert cfg.out_dir.startswith("runs/")
