@@ -74,6 +74,18 @@ def test_dataset_pairs_only_eras_with_music_and_paintings(tiny_set, tmp_path):
     assert len(a) == 4 and all(i != j for i, j in zip(a, p))
 
 
+def test_painting_crops_at_several_scales(tiny_set, tmp_path):
+    """crop_scales: crops of crop * s pixels (s in the range), resized to crop: the same output
+    size, and a wider view of the painting than a one-scale crop (smoother, since shrunk)."""
+    data = MusicArtDataset(config(tiny_set, tmp_path), tmp_path, progress=False)
+    one = [data.painting(0, random.Random(k), 64) for k in range(20)]
+    many = [data.painting(0, random.Random(k), 64, (1.4, 1.5)) for k in range(20)]
+    assert all(t.shape == (3, 64, 64) for t in one + many)
+    assert all(-1.0 <= float(t.min()) and float(t.max()) <= 1.0 for t in many)
+    detail = lambda ts: float(np.mean([(t[:, :, 1:] - t[:, :, :-1]).abs().mean() for t in ts]))  # noqa: E731
+    assert detail(many) < detail(one)
+
+
 def test_csv_errors_are_clear(tmp_path, tiny_set):
     bad = tmp_path / "bad.csv"
     bad.write_text("file,year\nx.wav,1900\n")

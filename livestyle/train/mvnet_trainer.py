@@ -37,6 +37,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -84,6 +85,10 @@ class MVNetTrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 1e-4
     load_size: int = 96
+    # Random crops at several scales (issue 10): each crop's side is crop * s, s drawn uniformly in
+    # this range, taken from the painting at load_size and resized to crop, so G sees a painting's
+    # texture at several distances. (1, 1): one scale, as the paper.
+    crop_scales: tuple[float, float] = (1.0, 1.0)
     crop: int = 64
     triplet_margin: float = 1.0
     loss: LossWeights = field(default_factory=LossWeights)
@@ -190,12 +195,17 @@ class MusicArtDataset:
         np.savez(cache, mels=mels.numpy(), eras=np.array(eras), pieces=np.array(pieces))
         return mels, eras, pieces
 
-    def painting(self, index: int, rng: random.Random, crop: int) -> torch.Tensor:
-        """Random crop + flip of a painting, as a (3, crop, crop) tensor in [-1, 1]."""
+    def painting(self, index: int, rng: random.Random, crop: int,
+                 scales: tuple[float, float] = (1.0, 1.0)) -> torch.Tensor:
+        """Random crop (side crop * s, s uniform in `scales`, resized to crop) + flip of a painting,
+        as a (3, crop, crop) tensor in [-1, 1]."""
         image = self.paintings[index]
         h, w = image.shape[:2]
-        y, x = rng.randint(0, h - crop), rng.randint(0, w - crop)
-        patch = image[y:y + crop, x:x + crop]
+        side = min(h, w, max(crop, round(crop * rng.uniform(*scales)))) if scales != (1.0, 1.0) else crop
+        y, x = rng.randint(0, h - side), rng.randint(0, w - side)
+        patch = image[y:y + side, x:x + side]
+        if side != crop:
+            patch = cv2.resize(patch, (crop, crop), interpolation=cv2.INTER_AREA)
         if rng.random() < 0.5:
             patch = patch[:, ::-1]
         return torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1).float() / 127.5 - 1.0
@@ -374,7 +384,8 @@ class MVNetTrainer:
         cfg, data = self.cfg, self.data
         mel = data.mels[batch]
         eras = torch.tensor([data.clip_eras[i] for i in batch])
-        real = torch.stack([data.painting(self.rng.choice(data.paintings_by_era[int(e)]), self.rng, cfg.crop)
+        real = torch.stack([data.painting(self.rng.choice(data.paintings_by_era[int(e)]), self.rng, cfg.crop,
+                                          tuple(cfg.crop_scales))
                             for e in eras])
         z = torch.randn(1 if cfg.z_per_batch else len(batch), self.net.z_dim, 8, 8).expand(len(batch), -1, -1, -1)
         v = self.net.encoder(mel)
