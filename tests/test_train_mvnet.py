@@ -228,3 +228,34 @@ def test_mode_seeking_pays_for_looks_as_varied_as_the_paintings():
     with torch.no_grad():
         assert mode_seeking_loss(vgg, one_look, real) > 0.99
         assert mode_seeking_loss(vgg, real.clone(), real) < 1e-6
+
+
+def test_piece_losses_seek_between_pieces_and_hold_within_one():
+    """mode_seeking_pairs: pieces. Looks that are all alike cost the most between pieces (seek 1)
+    and nothing within a piece (hold 0); looks that differ by piece, alike within it, cost less
+    to seek and still nothing to hold; looks that differ within a piece cost to hold."""
+    from livestyle.models.vgg import VGGEncoder
+    from livestyle.train.mvnet_trainer import piece_losses
+
+    torch.manual_seed(0)
+    vgg = VGGEncoder("r31").eval()
+    real = torch.rand(4, 3, 32, 32) * 2 - 1
+    pieces = torch.tensor([0, 0, 1, 1])
+    same = real[:1].expand(4, -1, -1, -1)
+    seek, hold = piece_losses(vgg, same, real, pieces)
+    assert float(seek) == pytest.approx(1.0) and float(hold) == pytest.approx(0.0, abs=1e-6)
+    by_piece = real[[0, 0, 2, 2]]
+    seek2, hold2 = piece_losses(vgg, by_piece, real, pieces)
+    assert float(seek2) < 0.5 and float(hold2) == pytest.approx(0.0, abs=1e-6)
+    _, hold3 = piece_losses(vgg, real, real, pieces)
+    assert float(hold3) > 0.1
+
+
+@pytest.mark.parametrize("field,value,message", [("mode_seeking_pairs", "all", "not one of neighbours, pieces"),
+                                                 ("crop_scales", (1.5, 1.0), "1 <= low <= high"),
+                                                 ("crop_scales", (0.5, 1.0), "1 <= low <= high")])
+def test_bad_mvnet_training_settings_are_clear_errors(tiny_set, tmp_path, field, value, message):
+    from livestyle.errors import UserError
+
+    with pytest.raises(UserError, match=message):
+        MVNetTrainer(config(tiny_set, tmp_path, **{field: value}), progress=False)

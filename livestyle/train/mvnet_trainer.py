@@ -66,6 +66,7 @@ class LossWeights:
     sty: float = 10.0
     cls: float = 0.1
     ms: float = 0.0     # mode seeking (MSGAN, Mao et al. 2019); 0 in the paper, see mode_seeking_loss
+    piece: float = 0.0  # one look per piece: pulls the looks of clips of one piece together, see piece_losses
 
 
 
@@ -114,6 +115,11 @@ class MVNetTrainConfig:
     # differ only through their music, so the mode-seeking term can be met only by the music; with
     # one z per image, session 4's run met it through z and the seed outweighed the music 8:1.
     z_per_batch: bool = False
+    # Which pairs the mode-seeking term compares: "neighbours" (each image with the next in the
+    # batch, whatever its piece: the session-4 and session-6 runs, which taught G to amplify small
+    # mel changes into flicker) or "pieces" (every pair of clips from different pieces, with
+    # loss.piece pulling clips of one piece together): see piece_losses.
+    mode_seeking_pairs: str = "neighbours"
 
     @property
     def bins(self) -> EraBins:
@@ -303,6 +309,40 @@ def mode_seeking_loss(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor,
     return F.relu(1.0 - fake_gap / (real_gap + 1e-8)).mean()
 
 
+def look_gaps(vgg: VGGEncoder, images: torch.Tensor, layers: tuple[str, ...] = ("conv1_1", "conv2_1")) -> torch.Tensor:
+    """(B, B) distances between the looks of images in [-1, 1]: the mean absolute difference of
+    their low-layer VGG Gram matrices (colour and fine texture), summed over `layers`."""
+    feats = vgg((images + 1) / 2, layers)
+    gaps = 0
+    for n in layers:
+        g = gram(feats[n]).flatten(1)
+        gaps = gaps + torch.cdist(g, g, p=1) / g.shape[1]
+    return gaps
+
+
+def piece_losses(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor,
+                 pieces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mode seeking between pieces and one look within a piece (`mode_seeking_pairs: pieces`).
+
+    seek: over every pair of clips from different pieces, the shortfall relu(1 - fake gap /
+          painting gap), as mode_seeking_loss, so different music is paid for looking as different
+          as two paintings;
+    hold: over pairs of clips of one piece, their look gap relative to the paintings' mean gap,
+          so the music's small changes within a piece (a bar to the next) are not amplified into
+          flicker and a piece keeps a look of its own.
+    Either is 0 when the batch has no such pair."""
+    fake_gaps = look_gaps(vgg, fake)
+    with torch.no_grad():
+        real_gaps = look_gaps(vgg, real)
+    other = pieces[:, None] != pieces[None, :]
+    same = ~other & ~torch.eye(len(pieces), dtype=torch.bool)
+    zero = fake.sum() * 0
+    seek = F.relu(1.0 - fake_gaps[other] / (real_gaps[other] + 1e-8)).mean() if other.any() else zero
+    scale = real_gaps[other | same].mean() + 1e-8 if (other | same).any() else 1.0
+    hold = (fake_gaps[same] / scale).mean() if same.any() else zero
+    return seek, hold
+
+
 def gram_style_loss(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """L1 between per-image Gram matrices of pre-ReLU VGG features; images in [-1, 1]."""
     f_feats = vgg((fake + 1) / 2, STYLE_LAYERS)
@@ -315,6 +355,10 @@ def gram_style_loss(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor) -> 
 
 class MVNetTrainer:
     def __init__(self, cfg: MVNetTrainConfig, progress: bool = True, command: str | None = None):
+        if cfg.mode_seeking_pairs not in ("neighbours", "pieces"):
+            raise UserError(f"mode_seeking_pairs: {cfg.mode_seeking_pairs!r} is not one of neighbours, pieces")
+        if not cfg.crop_scales[0] <= cfg.crop_scales[1] or cfg.crop_scales[0] < 1.0:
+            raise UserError(f"crop_scales: {list(cfg.crop_scales)} must be [low, high] with 1 <= low <= high")
         distributed.setup()  # torchrun: one process of several (train/distributed.py)
         self.cfg, self.progress, self.command = cfg, progress and distributed.is_main(), command
         self.out = Path(cfg.out_dir)
@@ -418,15 +462,20 @@ class MVNetTrainer:
         self.classifier.eval()  # classify fakes with the statistics of real paintings
         loss_cls = F.cross_entropy(self.classifier(fake), eras)
         w = cfg.loss
-        loss_ms = mode_seeking_loss(self.vgg, fake, real) if w.ms else torch.zeros(())
-        total = w.adv * loss_adv + w.tri * loss_tri + w.sty * loss_sty + w.cls * loss_cls + w.ms * loss_ms
+        loss_piece = torch.zeros(())
+        if cfg.mode_seeking_pairs == "pieces" and (w.ms or w.piece):
+            loss_ms, loss_piece = piece_losses(self.vgg, fake, real, torch.tensor([data.clip_piece[i] for i in batch]))
+        else:
+            loss_ms = mode_seeking_loss(self.vgg, fake, real) if w.ms else torch.zeros(())
+        total = (w.adv * loss_adv + w.tri * loss_tri + w.sty * loss_sty + w.cls * loss_cls + w.ms * loss_ms
+                 + w.piece * loss_piece)
         total.backward()
         distributed.average_gradients(self.net)
         self.opt_g.step()
         self.disc.zero_grad(set_to_none=True)
         self.classifier.zero_grad(set_to_none=True)
         losses = {"total": total, "adv": loss_adv, "tri": loss_tri, "sty": loss_sty, "cls": loss_cls,
-                  "ms": loss_ms, "d": loss_d, "c": loss_c}
+                  "ms": loss_ms, "piece": loss_piece, "d": loss_d, "c": loss_c}
         return {k: float(v.detach()) for k, v in losses.items()}
 
     # -- evaluation
