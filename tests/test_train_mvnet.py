@@ -259,3 +259,48 @@ def test_bad_mvnet_training_settings_are_clear_errors(tiny_set, tmp_path, field,
 
     with pytest.raises(UserError, match=message):
         MVNetTrainer(config(tiny_set, tmp_path, **{field: value}), progress=False)
+
+
+def test_steady_shift_gives_each_clip_a_window_a_moment_later(tiny_set, tmp_path):
+    """steady_shift_s: every clip's mel has a twin from the window 0.25 s later, nearer to it than
+    the other clips' mels are; steady_loss is 0 for unchanged looks and grows with the change."""
+    from livestyle.models.vgg import VGGEncoder
+    from livestyle.train.mvnet_trainer import steady_loss
+
+    data = MusicArtDataset(config(tiny_set, tmp_path, steady_shift_s=0.25), tmp_path, progress=False)
+    assert data.shifted_mels is not None and data.shifted_mels.shape == data.mels.shape
+    gaps = torch.cdist(data.mels.flatten(1), data.shifted_mels.flatten(1))
+    assert torch.equal(gaps.argmin(1), torch.arange(len(data.mels)))  # nearest: its own later window
+    assert float(gaps.diagonal().min()) > 0  # but not the same window
+    assert MusicArtDataset(config(tiny_set, tmp_path), tmp_path, progress=False).shifted_mels is None
+
+    torch.manual_seed(0)
+    vgg = VGGEncoder("r31").eval()
+    real, fake = torch.rand(4, 3, 32, 32) * 2 - 1, torch.rand(4, 3, 32, 32) * 2 - 1
+    assert float(steady_loss(vgg, fake, fake, real)) == pytest.approx(0.0, abs=1e-6)
+    small = steady_loss(vgg, fake, (fake + 0.05 * torch.randn_like(fake)).clamp(-1, 1), real)
+    large = steady_loss(vgg, fake, torch.rand(4, 3, 32, 32) * 2 - 1, real)
+    assert 0 < float(small) < float(large)
+
+
+def test_steady_loss_needs_its_shift(tiny_set, tmp_path):
+    from livestyle.errors import UserError
+    from livestyle.train.mvnet_trainer import LossWeights
+
+    with pytest.raises(UserError, match="steady_shift_s"):
+        MVNetTrainer(config(tiny_set, tmp_path, loss=LossWeights(steady=1.0)), progress=False)
+    with pytest.raises(UserError, match="steady_shift_s"):
+        MVNetTrainer(config(tiny_set, tmp_path, steady_shift_s=-0.5), progress=False)
+
+
+def test_a_training_step_with_the_piece_and_steady_terms(tiny_set, tmp_path):
+    """One step of the pieces recipe with the steady term on: every term is finite and logged."""
+    from livestyle.train.mvnet_trainer import LossWeights
+
+    torch.manual_seed(0)
+    cfg = config(tiny_set, tmp_path, steady_shift_s=0.25, mode_seeking_pairs="pieces", z_per_batch=True,
+                 loss=LossWeights(ms=3.0, piece=2.0, steady=2.0))
+    trainer = MVNetTrainer(cfg, progress=False)
+    losses = trainer.train_step([0, 1, 4, 5])
+    assert {"ms", "piece", "steady"} <= set(losses)
+    assert losses["steady"] > 0 and all(np.isfinite(v) for v in losses.values())

@@ -67,6 +67,7 @@ class LossWeights:
     cls: float = 0.1
     ms: float = 0.0     # mode seeking (MSGAN, Mao et al. 2019); 0 in the paper, see mode_seeking_loss
     piece: float = 0.0  # one look per piece: pulls the looks of clips of one piece together, see piece_losses
+    steady: float = 0.0  # the same look for a window and the window steady_shift_s later, see steady_loss
 
 
 
@@ -120,6 +121,10 @@ class MVNetTrainConfig:
     # mel changes into flicker) or "pieces" (every pair of clips from different pieces, with
     # loss.piece pulling clips of one piece together): see piece_losses.
     mode_seeking_pairs: str = "neighbours"
+    # > 0: each clip also gets the log-mel of its window this many seconds later, and loss.steady
+    # pays for the two looks being alike (the music a fraction of a second on is the same music:
+    # what steady music gives the runtime, where the pieces run flickered, bench/RESULTS.md).
+    steady_shift_s: float = 0.0
 
     @property
     def bins(self) -> EraBins:
@@ -165,7 +170,7 @@ class MusicArtDataset:
             log.info("%d audio files fall in eras without paintings (or outside the bins) and are not used",
                      len(unused))
         self.pieces = [it for it in music if music_eras[it] in both]
-        self.mels, self.clip_eras, self.clip_piece = self._load_mels(cache_dir, progress)
+        self.mels, self.clip_eras, self.clip_piece, self.shifted_mels = self._load_mels(cache_dir, progress)
         self.paintings, self.painting_eras = [], []
         for it in images:
             if image_eras[it] in both:
@@ -179,27 +184,37 @@ class MusicArtDataset:
             self.paintings_by_era[e].append(i)
 
     def _load_mels(self, cache_dir: Path, progress: bool):
+        """Log-mels of every clip (and, with steady_shift_s, of each clip's window that much
+        later, or earlier at a piece's end), cached by pieces and settings."""
         cfg, mel_cfg = self.cfg, self.cfg.mel
-        key = hashlib.sha256(json.dumps([[str(p.path), p.year] for p in self.pieces] +
-                                        [to_dict(mel_cfg), cfg.clips_per_piece]).encode()).hexdigest()[:16]
+        settings = [to_dict(mel_cfg), cfg.clips_per_piece] + ([cfg.steady_shift_s] if cfg.steady_shift_s else [])
+        key = hashlib.sha256(json.dumps([[str(p.path), p.year] for p in self.pieces] + settings).encode()).hexdigest()[:16]
         cache = cache_dir / f"mels_{key}.npz"
         if cache.exists():
             data = np.load(cache)
-            return torch.from_numpy(data["mels"]), data["eras"].tolist(), data["pieces"].tolist()
-        mels, eras, pieces = [], [], []
+            shifted = torch.from_numpy(data["shifted"]) if "shifted" in data else None
+            return torch.from_numpy(data["mels"]), data["eras"].tolist(), data["pieces"].tolist(), shifted
+        mels, shifted, eras, pieces = [], [], [], []
+        shift = round(cfg.steady_shift_s * mel_cfg.sample_rate)
         for index, item in enumerate(tqdm(self.pieces, desc="log-mel clips", disable=not progress)):
             audio = load_audio(item.path, mel_cfg.sample_rate)
-            if len(audio) < mel_cfg.clip_samples:
+            if len(audio) < mel_cfg.clip_samples + shift:
+                needed = f"{mel_cfg.clip_seconds}" + (f" + {cfg.steady_shift_s}" if shift else "")
                 raise UserError(f"{item.path}: audio is {len(audio) / mel_cfg.sample_rate:.2f} s long, "
-                                f"shorter than the {mel_cfg.clip_seconds} s clip MVNet needs")
+                                f"shorter than the {needed} s clip MVNet needs")
             starts = clip_starts(len(audio), mel_cfg.clip_samples, cfg.clips_per_piece)
             clips = torch.from_numpy(np.stack([audio[s:s + mel_cfg.clip_samples] for s in starts]))
             mels.append(torch_log_mel(clips, mel_cfg))
+            if shift:
+                later = [s + shift if s + shift + mel_cfg.clip_samples <= len(audio) else s - shift for s in starts]
+                moved = torch.from_numpy(np.stack([audio[s:s + mel_cfg.clip_samples] for s in later]))
+                shifted.append(torch_log_mel(moved, mel_cfg))
             eras += [self.cfg.bins.label(item.year)] * len(starts)
             pieces += [index] * len(starts)
         mels = torch.cat(mels)
-        np.savez(cache, mels=mels.numpy(), eras=np.array(eras), pieces=np.array(pieces))
-        return mels, eras, pieces
+        extra = {"shifted": torch.cat(shifted).numpy()} if shift else {}
+        np.savez(cache, mels=mels.numpy(), eras=np.array(eras), pieces=np.array(pieces), **extra)
+        return mels, eras, pieces, (torch.cat(shifted) if shift else None)
 
     def painting(self, index: int, rng: random.Random, crop: int,
                  scales: tuple[float, float] = (1.0, 1.0)) -> torch.Tensor:
@@ -343,6 +358,19 @@ def piece_losses(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor,
     return seek, hold
 
 
+def steady_loss(vgg: VGGEncoder, fake: torch.Tensor, later: torch.Tensor, real: torch.Tensor,
+                layers: tuple[str, ...] = ("conv1_1", "conv2_1")) -> torch.Tensor:
+    """The look gap between each image and the image of the same clip's window a fraction of a
+    second later (same z), relative to the paintings' mean look gap: 0 when the music moving on by
+    that much leaves the look as it was, so steady music does not flicker."""
+    f_feats, l_feats = vgg((fake + 1) / 2, layers), vgg((later + 1) / 2, layers)
+    gap = sum((gram(f_feats[n]) - gram(l_feats[n])).abs().flatten(1).mean(1) for n in layers)
+    with torch.no_grad():
+        real_gaps = look_gaps(vgg, real, layers)
+        scale = real_gaps[~torch.eye(len(real), dtype=torch.bool)].mean() + 1e-8 if len(real) > 1 else 1.0
+    return (gap / scale).mean()
+
+
 def gram_style_loss(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """L1 between per-image Gram matrices of pre-ReLU VGG features; images in [-1, 1]."""
     f_feats = vgg((fake + 1) / 2, STYLE_LAYERS)
@@ -357,6 +385,8 @@ class MVNetTrainer:
     def __init__(self, cfg: MVNetTrainConfig, progress: bool = True, command: str | None = None):
         if cfg.mode_seeking_pairs not in ("neighbours", "pieces"):
             raise UserError(f"mode_seeking_pairs: {cfg.mode_seeking_pairs!r} is not one of neighbours, pieces")
+        if cfg.steady_shift_s < 0 or (cfg.loss.steady and not cfg.steady_shift_s):
+            raise UserError(f"steady_shift_s: {cfg.steady_shift_s} must be > 0 when loss.steady is set (and never < 0)")
         if not cfg.crop_scales[0] <= cfg.crop_scales[1] or cfg.crop_scales[0] < 1.0:
             raise UserError(f"crop_scales: {list(cfg.crop_scales)} must be [low, high] with 1 <= low <= high")
         distributed.setup()  # torchrun: one process of several (train/distributed.py)
@@ -434,6 +464,9 @@ class MVNetTrainer:
         z = torch.randn(1 if cfg.z_per_batch else len(batch), self.net.z_dim, 8, 8).expand(len(batch), -1, -1, -1)
         v = self.net.encoder(mel)
         fake = self.net.generate(v, z)
+        later = None
+        if cfg.loss.steady and data.shifted_mels is not None:
+            later = self.net.generate(self.net.encoder(data.shifted_mels[batch]), z)
 
         # D and C
         aug = lambda x: diff_augment(x, tuple(cfg.diffaugment))  # noqa: E731
@@ -467,15 +500,16 @@ class MVNetTrainer:
             loss_ms, loss_piece = piece_losses(self.vgg, fake, real, torch.tensor([data.clip_piece[i] for i in batch]))
         else:
             loss_ms = mode_seeking_loss(self.vgg, fake, real) if w.ms else torch.zeros(())
+        loss_steady = steady_loss(self.vgg, fake, later, real) if later is not None else torch.zeros(())
         total = (w.adv * loss_adv + w.tri * loss_tri + w.sty * loss_sty + w.cls * loss_cls + w.ms * loss_ms
-                 + w.piece * loss_piece)
+                 + w.piece * loss_piece + w.steady * loss_steady)
         total.backward()
         distributed.average_gradients(self.net)
         self.opt_g.step()
         self.disc.zero_grad(set_to_none=True)
         self.classifier.zero_grad(set_to_none=True)
         losses = {"total": total, "adv": loss_adv, "tri": loss_tri, "sty": loss_sty, "cls": loss_cls,
-                  "ms": loss_ms, "piece": loss_piece, "d": loss_d, "c": loss_c}
+                  "ms": loss_ms, "piece": loss_piece, "steady": loss_steady, "d": loss_d, "c": loss_c}
         return {k: float(v.detach()) for k, v in losses.items()}
 
     # -- evaluation
