@@ -126,6 +126,15 @@ class MVNetTrainConfig:
     # what steady music gives the runtime, where the pieces run flickered, bench/RESULTS.md).
     steady_shift_s: float = 0.0
 
+    def check(self) -> None:
+        """Settings that would fail or be silently ignored, refused before any data loads."""
+        if self.mode_seeking_pairs not in ("neighbours", "pieces"):
+            raise UserError(f"mode_seeking_pairs: {self.mode_seeking_pairs!r} is not one of neighbours, pieces")
+        if self.steady_shift_s < 0 or (self.loss.steady and not self.steady_shift_s):
+            raise UserError(f"steady_shift_s: {self.steady_shift_s} must be > 0 when loss.steady is set (and never < 0)")
+        if not self.crop_scales[0] <= self.crop_scales[1] or self.crop_scales[0] < 1.0:
+            raise UserError(f"crop_scales: {list(self.crop_scales)} must be [low, high] with 1 <= low <= high")
+
     @property
     def bins(self) -> EraBins:
         return EraBins(self.era_base, self.era_bin_years, self.era_count)
@@ -383,12 +392,7 @@ def gram_style_loss(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor) -> 
 
 class MVNetTrainer:
     def __init__(self, cfg: MVNetTrainConfig, progress: bool = True, command: str | None = None):
-        if cfg.mode_seeking_pairs not in ("neighbours", "pieces"):
-            raise UserError(f"mode_seeking_pairs: {cfg.mode_seeking_pairs!r} is not one of neighbours, pieces")
-        if cfg.steady_shift_s < 0 or (cfg.loss.steady and not cfg.steady_shift_s):
-            raise UserError(f"steady_shift_s: {cfg.steady_shift_s} must be > 0 when loss.steady is set (and never < 0)")
-        if not cfg.crop_scales[0] <= cfg.crop_scales[1] or cfg.crop_scales[0] < 1.0:
-            raise UserError(f"crop_scales: {list(cfg.crop_scales)} must be [low, high] with 1 <= low <= high")
+        cfg.check()
         distributed.setup()  # torchrun: one process of several (train/distributed.py)
         self.cfg, self.progress, self.command = cfg, progress and distributed.is_main(), command
         self.out = Path(cfg.out_dir)
