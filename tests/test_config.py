@@ -61,4 +61,4 @@ def test_every_shipped_training_config_loads(path):
     cfg = load_config(cls, path)
     assert cfg.out_dir.startswith("runs/")
     if hasattr(cfg, "check"):  # the settings the trainer refuses before loading data
-        cfg.check()
+        cfg.check(str(path))

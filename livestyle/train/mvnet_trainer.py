@@ -126,14 +126,15 @@ class MVNetTrainConfig:
     # what steady music gives the runtime, where the pieces run flickered, bench/RESULTS.md).
     steady_shift_s: float = 0.0
 
-    def check(self) -> None:
+    def check(self, where: str = "mvnet training config") -> None:
         """Settings that would fail or be silently ignored, refused before any data loads."""
         if self.mode_seeking_pairs not in ("neighbours", "pieces"):
-            raise UserError(f"mode_seeking_pairs: {self.mode_seeking_pairs!r} is not one of neighbours, pieces")
+            raise UserError(f"{where}: mode_seeking_pairs {self.mode_seeking_pairs!r} is not one of neighbours, pieces")
         if self.steady_shift_s < 0 or (self.loss.steady and not self.steady_shift_s):
-            raise UserError(f"steady_shift_s: {self.steady_shift_s} must be > 0 when loss.steady is set (and never < 0)")
+            raise UserError(f"{where}: steady_shift_s {self.steady_shift_s} must be > 0 when loss.steady is set "
+                            "(and never < 0)")
         if not self.crop_scales[0] <= self.crop_scales[1] or self.crop_scales[0] < 1.0:
-            raise UserError(f"crop_scales: {list(self.crop_scales)} must be [low, high] with 1 <= low <= high")
+            raise UserError(f"{where}: crop_scales {list(self.crop_scales)} must be [low, high] with 1 <= low <= high")
 
     @property
     def bins(self) -> EraBins:
