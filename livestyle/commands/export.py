@@ -135,6 +135,15 @@ def branch_references(graph) -> set[str]:
     return names
 
 
+def reads(node) -> set[str]:
+    """What a node reads: its inputs and, for an If or a loop, what its subgraphs read."""
+    names = set(node.input)
+    for attribute in node.attribute:
+        if attribute.g is not None and attribute.g.node:
+            names |= branch_references(attribute.g)
+    return names
+
+
 def sink_branch_only_nodes(model) -> bool:
     """Move top-level nodes whose every output is read by one branch of an If only into that branch.
 
@@ -151,7 +160,7 @@ def sink_branch_only_nodes(model) -> bool:
             for node in reversed(list(graph.node)[:list(graph.node).index(branch_if)]):
                 outputs = set(node.output)
                 if outputs & {o.name for o in graph.output} or any(
-                        outputs & set(other.input) for other in graph.node if other is not branch_if):
+                        outputs & reads(other) for other in graph.node if other is not branch_if):
                     continue
                 readers = [a.g for a in branch_if.attribute if a.g is not None and outputs & branch_references(a.g)]
                 if len(readers) != 1 or outputs & set(branch_if.input):
