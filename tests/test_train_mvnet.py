@@ -16,7 +16,7 @@ from livestyle.errors import UserError
 from livestyle.models.mvnet import seeded_z
 from livestyle.train.data import EraBins, read_year_csv
 from livestyle.train.mvnet_trainer import (MusicArtDataset, MVNetTrainConfig, MVNetTrainer, clip_starts,
-                                   gram_style_loss, ragan_d_loss, ragan_g_loss, triplets)
+                                   gram_style_loss, grams, ragan_d_loss, ragan_g_loss, triplets)
 from livestyle.train.mvnet_data import write_csv, write_wav
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,7 +127,7 @@ def test_every_loss_term_decreases_on_a_tiny_overfit(tiny_set, tmp_path):
 
     terms = {
         "tri": (net.encoder.parameters(), lambda: trainer.triplet(*(net.encoder(mel).flatten(1)[i] for i in (a, p, n)))),
-        "sty": (net.parameters(), lambda: gram_style_loss(trainer.vgg, fake(), real)),
+        "sty": (net.parameters(), lambda: gram_style_loss(grams(trainer.vgg, fake()), grams(trainer.vgg, real))),
         "cls_c": (trainer.classifier.parameters(),
                   lambda: torch.nn.functional.cross_entropy(trainer.classifier.train()(real), eras)),
         "cls_g": (net.parameters(), lambda: torch.nn.functional.cross_entropy(trainer.classifier.eval()(fake()), eras)),
@@ -219,15 +219,15 @@ def test_mode_seeking_pays_for_looks_as_varied_as_the_paintings():
     """loss.ms: 1 when every generated image has the same look, 0 when they vary as their paired
     paintings do (the collapse the starter runs showed, and its cure)."""
     from livestyle.models.vgg import VGGEncoder
-    from livestyle.train.mvnet_trainer import mode_seeking_loss
+    from livestyle.train.mvnet_trainer import grams, mode_seeking_loss
 
     torch.manual_seed(0)
     vgg = VGGEncoder("r31").eval()
     real = torch.rand(6, 3, 32, 32) * torch.rand(6, 3, 1, 1) * 2 - 1  # different palettes
     one_look = real[:1].expand(6, -1, -1, -1).contiguous()
     with torch.no_grad():
-        assert mode_seeking_loss(vgg, one_look, real) > 0.99
-        assert mode_seeking_loss(vgg, real.clone(), real) < 1e-6
+        assert mode_seeking_loss(grams(vgg, one_look), grams(vgg, real)) > 0.99
+        assert mode_seeking_loss(grams(vgg, real.clone()), grams(vgg, real)) < 1e-6
 
 
 def test_piece_losses_seek_between_pieces_and_hold_within_one():
@@ -235,19 +235,19 @@ def test_piece_losses_seek_between_pieces_and_hold_within_one():
     and nothing within a piece (hold 0); looks that differ by piece, alike within it, cost less
     to seek and still nothing to hold; looks that differ within a piece cost to hold."""
     from livestyle.models.vgg import VGGEncoder
-    from livestyle.train.mvnet_trainer import piece_losses
+    from livestyle.train.mvnet_trainer import grams, piece_losses
 
     torch.manual_seed(0)
     vgg = VGGEncoder("r31").eval()
     real = torch.rand(4, 3, 32, 32) * 2 - 1
     pieces = torch.tensor([0, 0, 1, 1])
     same = real[:1].expand(4, -1, -1, -1)
-    seek, hold = piece_losses(vgg, same, real, pieces)
+    seek, hold = piece_losses(grams(vgg, same), grams(vgg, real), pieces)
     assert float(seek) == pytest.approx(1.0) and float(hold) == pytest.approx(0.0, abs=1e-6)
     by_piece = real[[0, 0, 2, 2]]
-    seek2, hold2 = piece_losses(vgg, by_piece, real, pieces)
+    seek2, hold2 = piece_losses(grams(vgg, by_piece), grams(vgg, real), pieces)
     assert float(seek2) < 0.5 and float(hold2) == pytest.approx(0.0, abs=1e-6)
-    _, hold3 = piece_losses(vgg, real, real, pieces)
+    _, hold3 = piece_losses(grams(vgg, real), grams(vgg, real), pieces)
     assert float(hold3) > 0.1
 
 
@@ -265,7 +265,7 @@ def test_steady_shift_gives_each_clip_a_window_a_moment_later(tiny_set, tmp_path
     """steady_shift_s: every clip's mel has a twin from the window 0.25 s later, nearer to it than
     the other clips' mels are; steady_loss is 0 for unchanged looks and grows with the change."""
     from livestyle.models.vgg import VGGEncoder
-    from livestyle.train.mvnet_trainer import steady_loss
+    from livestyle.train.mvnet_trainer import grams, steady_loss
 
     data = MusicArtDataset(config(tiny_set, tmp_path, steady_shift_s=0.25), tmp_path, progress=False)
     assert data.shifted_mels is not None and data.shifted_mels.shape == data.mels.shape
@@ -277,9 +277,10 @@ def test_steady_shift_gives_each_clip_a_window_a_moment_later(tiny_set, tmp_path
     torch.manual_seed(0)
     vgg = VGGEncoder("r31").eval()
     real, fake = torch.rand(4, 3, 32, 32) * 2 - 1, torch.rand(4, 3, 32, 32) * 2 - 1
-    assert float(steady_loss(vgg, fake, fake, real)) == pytest.approx(0.0, abs=1e-6)
-    small = steady_loss(vgg, fake, (fake + 0.05 * torch.randn_like(fake)).clamp(-1, 1), real)
-    large = steady_loss(vgg, fake, torch.rand(4, 3, 32, 32) * 2 - 1, real)
+    g = lambda x: grams(vgg, x)  # noqa: E731
+    assert float(steady_loss(g(fake), g(fake), g(real))) == pytest.approx(0.0, abs=1e-6)
+    small = steady_loss(g(fake), g((fake + 0.05 * torch.randn_like(fake)).clamp(-1, 1)), g(real))
+    large = steady_loss(g(fake), g(torch.rand(4, 3, 32, 32) * 2 - 1), g(real))
     assert 0 < float(small) < float(large)
 
 

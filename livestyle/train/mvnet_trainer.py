@@ -313,41 +313,48 @@ def ragan_g_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
             + F.binary_cross_entropy_with_logits(real_rel, torch.zeros_like(real_rel)))
 
 
-def mode_seeking_loss(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor,
-                      layers: tuple[str, ...] = ("conv1_1", "conv2_1")) -> torch.Tensor:
+LOOK_LAYERS = ("conv1_1", "conv2_1")   # colour and fine texture, what the STNet transfers
+
+
+def grams(vgg: VGGEncoder, images: torch.Tensor, layers: tuple[str, ...] = STYLE_LAYERS) -> dict[str, torch.Tensor]:
+    """Per-image Gram matrices of pre-ReLU VGG features of images in [-1, 1]: computed once per
+    batch and shared by the style, mode-seeking, piece and steady terms (LOOK_LAYERS are among
+    STYLE_LAYERS)."""
+    feats = vgg((images + 1) / 2, layers)
+    return {n: gram(feats[n]) for n in layers}
+
+
+def look_gaps(g: dict[str, torch.Tensor], layers: tuple[str, ...] = LOOK_LAYERS) -> torch.Tensor:
+    """(B, B) distances between the looks of a batch: the mean absolute difference of their
+    low-layer Gram matrices, summed over `layers`."""
+    gaps = 0
+    for n in layers:
+        flat = g[n].flatten(1)
+        gaps = gaps + torch.cdist(flat, flat, p=1) / flat.shape[1]
+    return gaps
+
+
+def mode_seeking_loss(fake: dict[str, torch.Tensor], real: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mode seeking in the looks' space: generated images must differ from each other as much as
-    their paired paintings do.
+    their paired paintings do. `fake`, `real`: grams() of the generated images and the paintings.
 
     MSGAN (Mao et al. 2019) pays G for image distance per unit of latent distance. Pixel distance
     is the wrong measure here: the collapsed starter's images differ by 0.26 in L1 (its blobs move)
     while every one has the same palette and texture. So the distance is taken between Gram
-    matrices of low VGG layers (colour and fine texture, what the STNet transfers), each image
-    against the next in the batch, and compared with the same distance between their paintings:
-    the loss is the mean shortfall relu(1 - fake gap / painting gap), 0 once G varies as the
-    paintings do. Realism is left to the adversarial and style terms."""
-    other = torch.roll(torch.arange(len(fake)), 1)
-    f_feats = vgg((fake + 1) / 2, layers)
-    with torch.no_grad():
-        r_feats = vgg((real + 1) / 2, layers)
-    fake_gap = sum((gram(f_feats[n]) - gram(f_feats[n])[other]).abs().flatten(1).mean(1) for n in layers)
-    real_gap = sum((gram(r_feats[n]) - gram(r_feats[n])[other]).abs().flatten(1).mean(1) for n in layers)
+    matrices of low VGG layers (LOOK_LAYERS), each image against the next in the batch, and
+    compared with the same distance between their paintings: the loss is the mean shortfall
+    relu(1 - fake gap / painting gap), 0 once G varies as the paintings do. Realism is left to the
+    adversarial and style terms."""
+    n = len(fake[LOOK_LAYERS[0]])
+    pairs = (torch.arange(n), torch.roll(torch.arange(n), 1))
+    fake_gap, real_gap = look_gaps(fake)[pairs], look_gaps(real).detach()[pairs]
     return F.relu(1.0 - fake_gap / (real_gap + 1e-8)).mean()
 
 
-def look_gaps(vgg: VGGEncoder, images: torch.Tensor, layers: tuple[str, ...] = ("conv1_1", "conv2_1")) -> torch.Tensor:
-    """(B, B) distances between the looks of images in [-1, 1]: the mean absolute difference of
-    their low-layer VGG Gram matrices (colour and fine texture), summed over `layers`."""
-    feats = vgg((images + 1) / 2, layers)
-    gaps = 0
-    for n in layers:
-        g = gram(feats[n]).flatten(1)
-        gaps = gaps + torch.cdist(g, g, p=1) / g.shape[1]
-    return gaps
-
-
-def piece_losses(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor,
+def piece_losses(fake: dict[str, torch.Tensor], real: dict[str, torch.Tensor],
                  pieces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mode seeking between pieces and one look within a piece (`mode_seeking_pairs: pieces`).
+    """Mode seeking between pieces and one look within a piece (`mode_seeking_pairs: pieces`);
+    `fake`, `real`: grams() of the generated images and the paintings.
 
     seek: over every pair of clips from different pieces, the shortfall relu(1 - fake gap /
           painting gap), as mode_seeking_loss, so different music is paid for looking as different
@@ -356,37 +363,33 @@ def piece_losses(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor,
           so the music's small changes within a piece (a bar to the next) are not amplified into
           flicker and a piece keeps a look of its own.
     Either is 0 when the batch has no such pair."""
-    fake_gaps = look_gaps(vgg, fake)
-    with torch.no_grad():
-        real_gaps = look_gaps(vgg, real)
+    fake_gaps, real_gaps = look_gaps(fake), look_gaps(real).detach()
     other = pieces[:, None] != pieces[None, :]
     same = ~other & ~torch.eye(len(pieces), dtype=torch.bool)
-    zero = fake.sum() * 0
+    zero = fake_gaps.sum() * 0
     seek = F.relu(1.0 - fake_gaps[other] / (real_gaps[other] + 1e-8)).mean() if other.any() else zero
-    scale = real_gaps[other | same].mean() + 1e-8 if (other | same).any() else 1.0
-    hold = (fake_gaps[same] / scale).mean() if same.any() else zero
+    hold = (fake_gaps[same] / painting_gap(real_gaps)).mean() if same.any() else zero
     return seek, hold
 
 
-def steady_loss(vgg: VGGEncoder, fake: torch.Tensor, later: torch.Tensor, real: torch.Tensor,
-                layers: tuple[str, ...] = ("conv1_1", "conv2_1")) -> torch.Tensor:
+def painting_gap(real_gaps: torch.Tensor) -> torch.Tensor | float:
+    """The paintings' mean look gap (off the diagonal): the scale of the piece and steady terms."""
+    off = ~torch.eye(len(real_gaps), dtype=torch.bool)
+    return real_gaps[off].mean() + 1e-8 if len(real_gaps) > 1 else 1.0
+
+
+def steady_loss(fake: dict[str, torch.Tensor], later: dict[str, torch.Tensor],
+                real: dict[str, torch.Tensor]) -> torch.Tensor:
     """The look gap between each image and the image of the same clip's window a fraction of a
     second later (same z), relative to the paintings' mean look gap: 0 when the music moving on by
-    that much leaves the look as it was, so steady music does not flicker."""
-    f_feats, l_feats = vgg((fake + 1) / 2, layers), vgg((later + 1) / 2, layers)
-    gap = sum((gram(f_feats[n]) - gram(l_feats[n])).abs().flatten(1).mean(1) for n in layers)
-    with torch.no_grad():
-        real_gaps = look_gaps(vgg, real, layers)
-        scale = real_gaps[~torch.eye(len(real), dtype=torch.bool)].mean() + 1e-8 if len(real) > 1 else 1.0
-    return (gap / scale).mean()
+    that much leaves the look as it was, so steady music does not flicker. Arguments: grams()."""
+    gap = sum((fake[n] - later[n]).abs().flatten(1).mean(1) for n in LOOK_LAYERS)
+    return (gap / painting_gap(look_gaps(real).detach())).mean()
 
 
-def gram_style_loss(vgg: VGGEncoder, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """L1 between per-image Gram matrices of pre-ReLU VGG features; images in [-1, 1]."""
-    f_feats = vgg((fake + 1) / 2, STYLE_LAYERS)
-    with torch.no_grad():
-        r_feats = vgg((real + 1) / 2, STYLE_LAYERS)
-    return sum(F.l1_loss(gram(f_feats[n]), gram(r_feats[n])) for n in STYLE_LAYERS)
+def gram_style_loss(fake: dict[str, torch.Tensor], real: dict[str, torch.Tensor]) -> torch.Tensor:
+    """L1 between per-image Gram matrices (grams()) of the generated images and the paintings."""
+    return sum(F.l1_loss(fake[n], real[n].detach()) for n in STYLE_LAYERS)
 
 
 # ------------------------------------------------------------------------------ trainer
@@ -496,16 +499,21 @@ class MVNetTrainer:
         a, p, n = triplets(eras, self.rng)
         flat = v.flatten(1)
         loss_tri = self.triplet(flat[a], flat[p], flat[n]) if a else torch.zeros(())
-        loss_sty = gram_style_loss(self.vgg, fake, real)
+        fake_g = grams(self.vgg, fake)
+        with torch.no_grad():
+            real_g = grams(self.vgg, real)
+        loss_sty = gram_style_loss(fake_g, real_g)
         self.classifier.eval()  # classify fakes with the statistics of real paintings
         loss_cls = F.cross_entropy(self.classifier(fake), eras)
         w = cfg.loss
         loss_piece = torch.zeros(())
         if cfg.mode_seeking_pairs == "pieces" and (w.ms or w.piece):
-            loss_ms, loss_piece = piece_losses(self.vgg, fake, real, torch.tensor([data.clip_piece[i] for i in batch]))
+            loss_ms, loss_piece = piece_losses(fake_g, real_g, torch.tensor([data.clip_piece[i] for i in batch]))
         else:
-            loss_ms = mode_seeking_loss(self.vgg, fake, real) if w.ms else torch.zeros(())
-        loss_steady = steady_loss(self.vgg, fake, later, real) if later is not None else torch.zeros(())
+            loss_ms = mode_seeking_loss(fake_g, real_g) if w.ms else torch.zeros(())
+        loss_steady = torch.zeros(())
+        if later is not None:
+            loss_steady = steady_loss(fake_g, grams(self.vgg, later, LOOK_LAYERS), real_g)
         total = (w.adv * loss_adv + w.tri * loss_tri + w.sty * loss_sty + w.cls * loss_cls + w.ms * loss_ms
                  + w.piece * loss_piece + w.steady * loss_steady)
         total.backward()
