@@ -124,17 +124,6 @@ def sink_quantize_into_branches(model) -> bool:
     return False
 
 
-def branch_references(graph) -> set[str]:
-    """Every value name the nodes of `graph` (and of their own subgraphs) read."""
-    names: set[str] = set()
-    for node in graph.node:
-        names.update(node.input)
-        for attribute in node.attribute:
-            if attribute.g is not None and attribute.g.node:
-                names.update(branch_references(attribute.g))
-    return names
-
-
 def reads(node) -> set[str]:
     """What a node reads: its inputs and, for an If or a loop, what its subgraphs read."""
     names = set(node.input)
@@ -142,6 +131,11 @@ def reads(node) -> set[str]:
         if attribute.g is not None and attribute.g.node:
             names |= branch_references(attribute.g)
     return names
+
+
+def branch_references(graph) -> set[str]:
+    """Every value name the nodes of `graph` (and of their own subgraphs) read."""
+    return set().union(*(reads(node) for node in graph.node))
 
 
 def sink_branch_only_nodes(model) -> bool:
@@ -175,17 +169,7 @@ def sink_branch_only_nodes(model) -> bool:
 def drop_unused_initializers(graph) -> None:
     """Remove initializers no node reads (branches included), e.g. the constants of a moved op;
     ONNX Runtime would otherwise warn about each one at every load."""
-    used: set[str] = set()
-
-    def collect(g) -> None:
-        for node in g.node:
-            used.update(node.input)
-            for attribute in node.attribute:
-                if attribute.g is not None:
-                    collect(attribute.g)
-
-    collect(graph)
-    used.update(o.name for o in graph.output)
+    used = branch_references(graph) | {o.name for o in graph.output}
     for init in [i for i in graph.initializer if i.name not in used]:
         graph.initializer.remove(init)
 

@@ -409,8 +409,8 @@ class LiveSet:
                 image = black
             elif controls.bypass:
                 image = raw
-            elif used > 0.0 and abs(controls.frame_strength(state_strength) - used) > 1e-6:
-                image = reblend(raw, image, used, controls.frame_strength(state_strength))
+            elif used > 0.0 and abs((wanted := controls.frame_strength(state_strength)) - used) > 1e-6:
+                image = reblend(raw, image, used, wanted)
             now = time.monotonic()
             for out in list(self.outputs):
                 try:

@@ -48,7 +48,8 @@ def read_anchor(path: Path, track: str | None = None, exclude: tuple[str, ...] =
     from livestyle.vis2mus.midi import quantize, read_midi
     from livestyle.vis2mus.representation import STEPS, STEPS_PER_BEAT, chord_matrix, estimate_chords
 
-    piece = piece or read_midi(path)
+    if piece is None:
+        piece = read_midi(path)
     if not piece.is_four_four():
         sigs = ", ".join(f"{n}/{d}" for _, n, d in piece.time_signatures)
         raise UserError(f"{path}: Vis2Mus works on music in 4/4 (or 2/4, 2/2); this file is in {sigs}")

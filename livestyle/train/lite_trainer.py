@@ -78,13 +78,13 @@ def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     return (g[:, None] * g[None, :])[None, None]
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, window: torch.Tensor | None = None) -> torch.Tensor:
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean SSIM of the grey versions (ITU-R 601 luma) of two (N,3,H,W) batches in [0,1], with
     Wang et al.'s constants and an 11x11 Gaussian window of sigma 1.5 (valid positions only), as
     bench/stnet_quality.py measures it on uint8 images."""
     luma = torch.tensor([0.299, 0.587, 0.114], dtype=a.dtype).view(1, 3, 1, 1)
     x, y = (im.mul(luma).sum(1, keepdim=True) for im in (a, b))
-    w = gaussian_window() if window is None else window
+    w = gaussian_window()
     blur = lambda t: F.conv2d(t, w)  # noqa: E731
     mx, my = blur(x), blur(y)
     vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
