@@ -45,6 +45,28 @@ def test_train_then_resume(photo_dir, painting_dir, tmp_path):
     assert "optimizer" not in state  # the shipped weights file carries no optimiser state
 
 
+def test_decoder_lr_trains_the_decoder_with_the_transform(photo_dir, painting_dir, tmp_path):
+    """decoder_lr > 0: the stage "joint" moves decoder and transform (decoder at its own rate);
+    0 (Linear's recipe): the transform stage leaves the decoder as the decoder stage left it."""
+    def decoder_after(decoder_lr: float, out: Path) -> tuple[dict, dict, list]:
+        cfg = tiny_config(photo_dir, painting_dir, out, dec_steps=0, tr_steps=2)
+        cfg.transform.decoder_lr = decoder_lr
+        trainer = STNetTrainer(cfg, progress=False)
+        before = {k: v.clone() for k, v in trainer.net.decoder.state_dict().items()}
+        trainer.train(evaluate=False)
+        return before, trainer.net.decoder.state_dict(), read_log(out)
+
+    before, after, log = decoder_after(0.0, tmp_path / "frozen")
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert [r["stage"] for r in log] == ["transform", "transform"]
+    before, after, log = decoder_after(1e-4, tmp_path / "joint")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert [r["stage"] for r in log] == ["joint", "joint"]
+    assert (tmp_path / "joint" / "joint.ckpt").exists() and not (tmp_path / "joint" / "transform.ckpt").exists()
+    state = torch.load(tmp_path / "joint" / "stnet_r31.pt", weights_only=True)
+    assert state["config"]["transform"]["decoder_lr"] == 1e-4
+
+
 def overfit(trainer: STNetTrainer, stage: str, steps: int) -> list[float]:
     """Train one stage on one fixed batch; returns the total loss per step."""
     net = trainer.net
