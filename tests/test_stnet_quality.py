@@ -118,3 +118,25 @@ def test_models_name_a_folder_and_optionally_its_model(q):
     assert q.split_model(Path("exported")) == (Path("exported"), "stnet")
     assert q.split_model(Path("exported:lite")) == (Path("exported"), "lite")
     assert q.split_model(Path("/tmp/x:r31")) == (Path("/tmp/x"), "stnet")
+
+
+def test_decoder_bound_whitening_colouring_gives_the_style_statistics():
+    """bench/stnet_decoder_bound.py's WCT: the output's mean and covariance are the style's (its
+    bound is only as good as this), whatever the content's were."""
+    spec = importlib.util.spec_from_file_location("stnet_decoder_bound", REPO / "bench" / "stnet_decoder_bound.py")
+    bound = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bound)
+    g = torch.Generator().manual_seed(0)
+    content = torch.randn(1, 8, 12, 16, generator=g) * 3 + 1
+    mix = torch.randn(8, 8, generator=g)
+    style = (mix @ torch.randn(8, 10 * 10, generator=g)).reshape(1, 8, 10, 10) + torch.arange(8.0)[None, :, None, None]
+    out = bound.whiten_colour(content, style)
+    assert out.shape == content.shape
+
+    def stats(x):
+        flat = x[0].reshape(8, -1).double()
+        return flat.mean(1), torch.cov(flat)
+
+    (m_out, c_out), (m_style, c_style) = stats(out), stats(style)
+    assert torch.allclose(m_out, m_style, atol=1e-4)
+    assert torch.allclose(c_out, c_style, atol=1e-3 * float(c_style.abs().max()))
