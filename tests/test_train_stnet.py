@@ -67,6 +67,20 @@ def test_decoder_lr_trains_the_decoder_with_the_transform(photo_dir, painting_di
     assert state["config"]["transform"]["decoder_lr"] == 1e-4
 
 
+def test_a_frozen_style_side_keeps_the_style_graph(photo_dir, painting_dir, tmp_path):
+    """train_style_side False: snet (stnet_style.onnx, shared with the lite graph) is not trained,
+    the content side is."""
+    cfg = tiny_config(photo_dir, painting_dir, tmp_path / "o", dec_steps=0, tr_steps=2)
+    cfg.transform.decoder_lr, cfg.transform.train_style_side = 1e-4, False
+    trainer = STNetTrainer(cfg, progress=False)
+    before = {k: v.clone() for k, v in trainer.net.transform.state_dict().items()}
+    trainer.train(evaluate=False)
+    after = trainer.net.transform.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(not k.startswith("snet.") for k in changed)
+    assert any(k.startswith("cnet.") for k in changed)
+
+
 def overfit(trainer: STNetTrainer, stage: str, steps: int) -> list[float]:
     """Train one stage on one fixed batch; returns the total loss per step."""
     net = trainer.net

@@ -61,6 +61,9 @@ class TransformStage:
     # frozen held-out pairs: the exact whitening-colouring transform at relu3_1 through the
     # reconstruction-only decoder reaches a Gram ratio of only 0.59 (bench/RESULTS.md, issue 9).
     decoder_lr: float = 0.0
+    # False: the style side (the MulLayer's snet, i.e. stnet_style.onnx) stays as loaded, so the
+    # style states that the lite content graph, the bank and the smoothing consume do not change.
+    train_style_side: bool = True
 
 
 @dataclass
@@ -288,10 +291,12 @@ class STNetTrainer:
         return F.l1_loss(out_moved, warp(out, grid))
 
     def train_transform(self) -> dict:
-        """The MulLayer; with `decoder_lr` > 0 the decoder too, as the stage "joint" (its own
-        checkpoint: a transform-only checkpoint does not resume it)."""
+        """The MulLayer (without its style side if not `train_style_side`); with `decoder_lr` > 0
+        the decoder too, as the stage "joint" (its own checkpoint: a transform-only checkpoint
+        does not resume it)."""
         cfg, net = self.cfg.transform, self.net
-        groups = [{"params": list(net.transform.parameters())}]
+        net.transform.snet.requires_grad_(cfg.train_style_side)
+        groups = [{"params": [p for p in net.transform.parameters() if p.requires_grad]}]
         stage, module = "transform", net.transform
         if cfg.decoder_lr > 0:
             groups.append({"params": list(net.decoder.parameters()), "lr_scale": cfg.decoder_lr / cfg.lr})
