@@ -50,6 +50,8 @@ pair) values.
                    the frame and explains the source (|warped source - source| < 10 of 255, channel
                    mean), E = mean |warped previous - current| (0-255). Reported as E(output) /
                    E(source): 1.0 = the output changes no more than the source moves unexplained.
+                   --flicker-styles N: F and E are means over the first N held-out styles (the
+                   JSON's flicker_per_style has each).
   6 Grid           one row per held-out content: the content, then its output for each held-out
                    style, the styles as a header row; tiles 128 px high. One file per model:
                    -o for the first, -o with `_<n>_<folder name>` before the extension for the others.
@@ -475,13 +477,19 @@ def evaluate_model(index: int, args, inputs: dict, shared: dict) -> dict:
     # figure 5: flicker on the clip with the first held-out style
     if shared["clip"]:
         frames, motion = shared["clip"], shared["motion"]
-        state = runner.style_state(inputs["styles"][shared["flicker_style"]])
-        out_frames = [runner.stylize(f, state) for f in frames]
-        e_out = warped_error(out_frames, motion)
-        result.update({"flicker_F": flicker_F(out_frames, motion["still"]),
+        per_style = {}
+        for style in shared["flicker_styles"]:
+            state = runner.style_state(inputs["styles"][style])
+            out_frames = [runner.stylize(f, state) for f in frames]
+            per_style[style] = {"flicker_F": flicker_F(out_frames, motion["still"]),
+                                "warped_error": warped_error(out_frames, motion)}
+        e_out = float(np.mean([v["warped_error"] for v in per_style.values()]))
+        result.update({"flicker_F": nan_mean(v["flicker_F"] for v in per_style.values()),
                        "flicker_F_source": shared["flicker_F_source"],
                        "warped_error": e_out, "warped_error_source": shared["warped_error_source"],
                        "warped_error_ratio": e_out / shared["warped_error_source"]})
+        if len(per_style) > 1:
+            result["flicker_per_style"] = per_style
 
     # figure 6: the grid
     path = grid_path(args.output, index, folder)
@@ -570,6 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=Path, default=CLIP, help="clip for the flicker figures (default %(default)s)")
     parser.add_argument("--frames", type=int, default=96,
                         help="first N frames of the clip for flicker (default 96 = 4 s at 24 fps; 0 skips flicker)")
+    parser.add_argument("--flicker-styles", type=int, default=1,
+                        help="flicker figures averaged over the first N held-out styles (default 1, the figures "
+                             "of record; 0: all). One style's F moves by 0.1 between close models: compare "
+                             "candidates on several")
     parser.add_argument("--contents", type=int, default=0, help="only the first N held-out contents (quick check)")
     parser.add_argument("--styles", type=int, default=0, help="only the first N held-out styles (quick check)")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "stnet_quality.json",
@@ -607,6 +619,9 @@ def run(args) -> int:
     t0 = time.perf_counter()
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
+    for name in ("frames", "flicker_styles", "contents", "styles"):
+        if getattr(args, name) < 0:
+            raise Problem(f"--{name.replace('_', '-')} {getattr(args, name)}: must be 0 or more")
     inputs = load_inputs(args)
     if not inputs["pairs"]:
         raise Problem(f"{args.heldout}: no pairs left with --contents {args.contents} --styles {args.styles}")
@@ -625,7 +640,7 @@ def run(args) -> int:
         "style_moments": {s: colour_moments(im) for s, im in inputs["styles"].items()},
         "crop_feats": {**{c: loss_features(encoder, im, loss_layers) for c, im in inputs["content_crops"].items()},
                        **{s: loss_features(encoder, im, loss_layers) for s, im in inputs["style_crops"].items()}},
-        "flicker_style": next(iter(inputs["styles"])), "clip": [],
+        "flicker_styles": list(inputs["styles"])[:args.flicker_styles or None], "clip": [],
     }
     if args.frames:
         clip = read_clip(args.clip, max(args.frames, 3))
@@ -653,7 +668,7 @@ def run(args) -> int:
         "pairs": len(inputs["pairs"]), "contents": list(inputs["contents"]), "styles": list(inputs["styles"]),
         "sizes": {"images_long_side": SIZE, "loss_crops": EVAL_SIZE, "clip_frames": list(FLICKER_SIZE),
                   "grid_tile_height": TILE_HEIGHT},
-        "flicker": ({"clip": str(args.clip), "frames": len(shared["clip"]), "style": shared["flicker_style"],
+        "flicker": ({"clip": str(args.clip), "frames": len(shared["clip"]), "styles": shared["flicker_styles"],
                      "still_share": float(shared["motion"]["still"].mean()),
                      "explained_share": float(np.mean([m.mean() for m in shared["motion"]["masks"]]))}
                     if shared["clip"] else None),

@@ -106,6 +106,15 @@ def test_missing_heldout_image_is_one_line_naming_the_file_and_the_command(q, tm
     assert not (tmp_path / "q.json").exists()
 
 
+@pytest.mark.parametrize("option", ["--flicker-styles", "--frames", "--contents", "--styles"])
+def test_a_negative_count_is_one_line(q, tmp_path, capsys, option):
+    code = q.main([option, "-1", "--data", str(tmp_path), "--json", str(tmp_path / "q.json")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"stnet_quality: {option} -1: must be 0 or more"
+    assert not (tmp_path / "q.json").exists()
+
+
 def test_ssim_is_1_for_one_image_and_low_for_unrelated_ones(q):
     a = scene(seed=0)
     assert q.ssim(a, a) == pytest.approx(1.0)
