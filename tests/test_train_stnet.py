@@ -160,3 +160,14 @@ def test_lite_ssim_loss_is_the_benchmarks_ssim():
     reference = (((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))).mean()
     assert float(ssim(to_tensor(a), to_tensor(b))) == pytest.approx(reference, abs=0.01)
     assert float(ssim(to_tensor(a), to_tensor(b))) < 0.99
+
+
+@pytest.mark.parametrize("field,value,message", [("decoder_lr", -1e-4, "decoder_lr -0.0001: must be 0"),
+                                                 ("lr", 0.0, "transform.lr 0.0: must be positive")])
+def test_bad_stnet_training_settings_are_clear_errors(photo_dir, painting_dir, tmp_path, field, value, message):
+    cfg = tiny_config(photo_dir, painting_dir, tmp_path / "o")
+    cfg.transform.decoder_lr = 1e-4
+    setattr(cfg.transform, field, value)
+    with pytest.raises(UserError, match=message):
+        STNetTrainer(cfg, progress=False)
+    assert not (tmp_path / "o").exists()

@@ -89,6 +89,15 @@ class STNetTrainConfig:
     decoder: DecoderStage = field(default_factory=DecoderStage)
     transform: TransformStage = field(default_factory=TransformStage)
 
+    def check(self, where: str = "stnet training config") -> None:
+        """Settings that would be silently ignored, refused before any data loads."""
+        if self.transform.decoder_lr < 0:
+            raise UserError(f"{where}: transform.decoder_lr {self.transform.decoder_lr}: must be 0 "
+                            "(the decoder stays frozen) or a positive learning rate")
+        if self.transform.decoder_lr > 0 and self.transform.lr <= 0:
+            raise UserError(f"{where}: transform.lr {self.transform.lr}: must be positive when "
+                            "decoder_lr is (the decoder's rate is scheduled as a share of it)")
+
 
 # ---------------------------------------------------------------------------------------- losses
 
@@ -118,6 +127,7 @@ def content_loss(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torch.Te
 
 class STNetTrainer:
     def __init__(self, cfg: STNetTrainConfig, progress: bool = True, command: str | None = None):
+        cfg.check()
         distributed.setup()  # torchrun: one process of several (train/distributed.py)
         self.cfg = cfg
         self.command = command
