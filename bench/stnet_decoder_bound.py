@@ -14,8 +14,9 @@ folder decodes three sets of relu3_1 features:
             statistics could hand the decoder
   content   the content's own features (no transfer): the decoder's floor, near 1
 
-and prints stnet_quality.py's Gram ratio (mean over pairs of d(output)/d(content), d = relative
-Frobenius distance of the VGG-19 Grams to the style's) with its three layers apart. If `wct` is
+and prints stnet_quality.py's Gram ratio (its gram_ratio: mean over pairs of d(output)/d(content),
+d = mean over relu2_1, relu3_1, relu4_1 of the relative Frobenius distance of the VGG-19 Grams to
+the style's), then per layer the mean over pairs of ||G(out) - G(style)|| / ||G(content) - G(style)||. If `wct` is
 far above the target of 0.45, no training of the transform alone can reach the target with that
 decoder: the decoder must learn to paint the style's textures (train_stnet_joint.yaml).
 """
@@ -36,6 +37,7 @@ import stnet_quality as quality  # noqa: E402
 
 from livestyle.models.stnet import STNet  # noqa: E402
 from livestyle.models.vgg import build_encoder  # noqa: E402
+from livestyle.train.data import to_image  # noqa: E402
 from livestyle.train.stnet_trainer import load_exported_weights  # noqa: E402
 
 MODES = ("learned", "wct", "content")
@@ -57,11 +59,6 @@ def whiten_colour(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5)
     return out.float().reshape(content.shape)
 
 
-def to_uint8(image: torch.Tensor, hw: tuple[int, int]) -> np.ndarray:
-    out = image[0, :, :hw[0], :hw[1]].clamp(0, 1).permute(1, 2, 0).numpy()
-    return np.round(out * 255).astype(np.uint8)
-
-
 def layer_ratios(out_grams: dict, content_grams: dict, style_grams: dict) -> list[float]:
     return [float(torch.linalg.norm(out_grams[k] - style_grams[k]) /
                   torch.linalg.norm(content_grams[k] - style_grams[k])) for k in quality.GRAM_LAYERS]
@@ -72,7 +69,8 @@ def evaluate(folder: Path, inputs: dict, vgg, content_grams: dict, style_grams: 
     net = STNet("r31", build_encoder("r31")).eval()
     load_exported_weights(net, folder)
     style_feats = {s: net.encode(quality.to_tensor(im)) for s, im in inputs["styles"].items()}
-    per_mode: dict[str, list[list[float]]] = {m: [] for m in MODES}
+    ratios: dict[str, list[float]] = {m: [] for m in MODES}
+    per_layer: dict[str, list[list[float]]] = {m: [] for m in MODES}
     for c, s in inputs["pairs"]:
         frame = quality.to_tensor(inputs["contents"][c])
         hw = tuple(frame.shape[2:])
@@ -85,11 +83,12 @@ def evaluate(folder: Path, inputs: dict, vgg, content_grams: dict, style_grams: 
                 moved = whiten_colour(feat, style_feats[s])
             else:
                 moved = feat
-            out = to_uint8(net.decoder(moved), hw)
-            per_mode[mode].append(layer_ratios(quality.gram_matrices(vgg, out), content_grams[c], style_grams[s]))
-    return {mode: {"gram_ratio": float(np.mean(v)),
-                   "per_layer": dict(zip(quality.GRAM_LAYERS, np.mean(v, 0).round(4).tolist()))}
-            for mode, v in per_mode.items()}
+            out_grams = quality.gram_matrices(vgg, to_image(net.decoder(moved)[0, :, :hw[0], :hw[1]]))
+            ratios[mode].append(quality.gram_ratio(out_grams, content_grams[c], style_grams[s]))
+            per_layer[mode].append(layer_ratios(out_grams, content_grams[c], style_grams[s]))
+    return {mode: {"gram_ratio": float(np.mean(ratios[mode])),
+                   "per_layer": dict(zip(quality.GRAM_LAYERS, np.mean(per_layer[mode], 0).round(4).tolist()))}
+            for mode in MODES}
 
 
 def main(argv: list[str] | None = None) -> int:
