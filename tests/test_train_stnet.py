@@ -171,3 +171,77 @@ def test_bad_stnet_training_settings_are_clear_errors(photo_dir, painting_dir, t
     with pytest.raises(UserError, match=message):
         STNetTrainer(cfg, progress=False)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("device,message", [("tpu", "device 'tpu': must be one of auto, cpu, cuda"),
+                                            ("cuda", "device cuda: this torch .* sees no CUDA GPU")])
+def test_bad_training_device_is_a_clear_error(photo_dir, painting_dir, tmp_path, device, message):
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    cfg = tiny_config(photo_dir, painting_dir, tmp_path / "o")
+    cfg.device = device
+    with pytest.raises(UserError, match=message):
+        STNetTrainer(cfg, progress=False)
+    assert not (tmp_path / "o").exists()
+
+
+def test_training_device_auto_is_the_cpu_without_cuda(monkeypatch):
+    from livestyle.train import distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert distributed.device("auto") == torch.device("cpu")
+    assert distributed.device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert distributed.device("auto") == torch.device("cuda", 1)   # torchrun's second process
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    with pytest.raises(UserError, match="LOCAL_RANK 2 but only 2 CUDA GPUs"):
+        distributed.device("cuda")
+
+
+def test_prefetched_batches_are_the_ones_drawn_in_order(photo_dir, painting_dir):
+    """The GPU path draws batches on a thread: same batches, same order, and each comes with the
+    data RNG states right after it was drawn (what a checkpoint must save to resume exactly)."""
+    from livestyle.train.stnet_trainer import PairPrefetcher
+
+    direct_c, direct_s = ImageFolder(photo_dir, 32, seed=5), ImageFolder(painting_dir, 32, seed=6)
+    ahead_c, ahead_s = ImageFolder(photo_dir, 32, seed=5), ImageFolder(painting_dir, 32, seed=6)
+    prefetcher = PairPrefetcher(ahead_c, ahead_s, batch_size=2)
+    try:
+        for _ in range(4):
+            c, s, (c_state, s_state) = prefetcher.next()
+            assert torch.equal(c, direct_c.batch(2)) and torch.equal(s, direct_s.batch(2))
+            assert c_state == direct_c.rng.getstate() and s_state == direct_s.rng.getstate()
+    finally:
+        prefetcher.close()
+    assert not prefetcher.thread.is_alive()
+
+
+def test_prefetching_trains_the_same_weights_and_resumes_exactly(photo_dir, painting_dir, tmp_path):
+    """The GPU's batch thread (forced on here, on the CPU) changes nothing a run computes, and a run
+    interrupted while the thread had drawn ahead resumes with the batches it would have had."""
+    def transform_after(out: Path, steps: int, prefetch: bool) -> dict:
+        trainer = STNetTrainer(tiny_config(photo_dir, painting_dir, out, dec_steps=0, tr_steps=steps), progress=False)
+        trainer.prefetch = prefetch
+        trainer.train_transform()
+        return trainer.net.transform.state_dict()
+
+    direct = transform_after(tmp_path / "direct", 4, prefetch=False)
+    transform_after(tmp_path / "ahead", 2, prefetch=True)          # stops with batches drawn ahead
+    resumed = transform_after(tmp_path / "ahead", 4, prefetch=True)
+    assert all(torch.allclose(direct[k], resumed[k], atol=1e-6) for k in direct)
+    assert all("data_wait" in r for r in read_log(tmp_path / "ahead"))
+
+
+def test_relative_style_loss_weighs_each_layer_alike():
+    from livestyle.train.stnet_trainer import style_loss
+
+    torch.manual_seed(0)
+    style = {"a": torch.rand(2, 4, 8, 8), "b": 100 * torch.rand(2, 4, 8, 8)}
+    out = {k: v * 1.1 for k, v in style.items()}             # 10 % off on both layers
+    absolute = [float(style_loss(out, style, (k,))) for k in "ab"]
+    relative = [float(style_loss(out, style, (k,), relative=True)) for k in "ab"]
+    assert absolute[1] > 1000 * absolute[0]                  # the large layer rules Linear's loss
+    assert relative[0] == pytest.approx(relative[1], rel=1e-4)
+    assert relative[0] == pytest.approx(0.1 ** 2 + 0.21 ** 2, rel=1e-3)   # the mean and Gram terms

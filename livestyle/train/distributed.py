@@ -5,9 +5,10 @@
     torchrun --nnodes 2 --node-rank R --nproc-per-node 8 --rdzv-backend c10d \\
              --rdzv-endpoint HOST:29500 -m livestyle train stnet --config ...   # two machines, 8 GPUs each
 
-torchrun sets WORLD_SIZE, RANK and LOCAL_RANK; without them everything here is a no-op. The
-process group uses gloo: the trainers compute on the CPU today, and NCCL only reduces CUDA
-tensors (it becomes the backend when the trainers put their networks on GPUs). Each process draws its own
+torchrun sets WORLD_SIZE, RANK and LOCAL_RANK; without them everything here is a no-op. A
+trainer computes on `device(name)`: "auto" is this process's GPU (cuda:LOCAL_RANK) when CUDA is
+available, else the CPU. The process group uses NCCL when the trainers compute on GPUs (it only
+reduces CUDA tensors) and gloo on CPUs. Each process draws its own
 batches (its data seed is offset by its rank), computes its gradients, and the gradients are
 averaged across processes before every optimiser step: DistributedDataParallel's arithmetic,
 done explicitly because the trainers call their networks' methods (style_state, apply, generate)
@@ -23,6 +24,10 @@ import os
 import torch
 import torch.distributed as dist
 
+from livestyle.errors import UserError
+
+DEVICES = ("auto", "cpu", "cuda")
+
 
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
@@ -36,10 +41,36 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def setup() -> None:
-    """Join the process group torchrun describes (once); nothing for a single process."""
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def device(name: str = "auto", where: str = "training config") -> torch.device:
+    """The device this process trains on: "cpu", "cuda" (this process's GPU, cuda:LOCAL_RANK, so
+    torchrun's processes on one machine each take their own), or "auto" (cuda when available).
+    Asking for cuda where there is none is the user's mistake, said in one line."""
+    if name not in DEVICES:
+        raise UserError(f"{where}: device {name!r}: must be one of {', '.join(DEVICES)}")
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise UserError(f"{where}: device cuda: this torch ({torch.__version__}) sees no CUDA GPU; "
+                        "use device: cpu (or auto)")
+    if local_rank() >= torch.cuda.device_count():
+        raise UserError(f"{where}: LOCAL_RANK {local_rank()} but only {torch.cuda.device_count()} "
+                        "CUDA GPUs here: start at most one process per GPU")
+    return torch.device("cuda", local_rank())
+
+
+def setup(on: torch.device | None = None) -> None:
+    """Join the process group torchrun describes (once); nothing for a single process. NCCL for
+    processes that compute on GPUs, gloo on CPUs."""
     if world_size() > 1 and not dist.is_initialized():
-        dist.init_process_group("gloo")
+        if on is not None and on.type == "cuda":
+            torch.cuda.set_device(on)
+            dist.init_process_group("nccl")
+        else:
+            dist.init_process_group("gloo")
 
 
 def average_gradients(*modules: torch.nn.Module) -> None:
@@ -66,7 +97,8 @@ def average_value(value: float) -> float:
     """The mean of a scalar over processes (the logged losses describe the whole step)."""
     if not dist.is_initialized() or dist.get_world_size() == 1:
         return value
-    t = torch.tensor([value], dtype=torch.float64)
+    on = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    t = torch.tensor([value], dtype=torch.float64, device=on)
     dist.all_reduce(t)
     return float(t.item()) / dist.get_world_size()
 

@@ -82,9 +82,9 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean SSIM of the grey versions (ITU-R 601 luma) of two (N,3,H,W) batches in [0,1], with
     Wang et al.'s constants and an 11x11 Gaussian window of sigma 1.5 (valid positions only), as
     bench/stnet_quality.py measures it on uint8 images."""
-    luma = torch.tensor([0.299, 0.587, 0.114], dtype=a.dtype).view(1, 3, 1, 1)
+    luma = torch.tensor([0.299, 0.587, 0.114], dtype=a.dtype, device=a.device).view(1, 3, 1, 1)
     x, y = (im.mul(luma).sum(1, keepdim=True) for im in (a, b))
-    w = gaussian_window()
+    w = gaussian_window().to(a)
     blur = lambda t: F.conv2d(t, w)  # noqa: E731
     mx, my = blur(x), blur(y)
     vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
@@ -105,6 +105,7 @@ class LiteTrainer(STNetTrainer):
         self.init_student_sha256 = None
         if cfg.init_student:
             self.init_student_sha256 = self.load_student(Path(cfg.init_student))
+        self.student.to(self.device)
 
     def load_student(self, path: Path) -> str:
         from livestyle.models.stnet_lite import grow_skips
@@ -149,7 +150,7 @@ class LiteTrainer(STNetTrainer):
             total = total + cfg.style_weight * ls
             losses["style"] = ls.detach()
         if cfg.temporal_weight > 0 and self.student.training:
-            grid = random_smooth_flow(content.shape, cfg.temporal_flow)
+            grid = random_smooth_flow(content.shape, cfg.temporal_flow, device=content.device)
             moved = (warp(content, grid) + cfg.temporal_noise * torch.randn_like(content)).clamp(0, 1)
             temporal = F.l1_loss(self.student.stylize(moved, s_mean, s_matrix), warp(out, grid))
             total = total + cfg.temporal_weight * temporal
@@ -173,7 +174,8 @@ class LiteTrainer(STNetTrainer):
         cfg = self.cfg
         final = {k: round(float(v), 5) for k, v in losses.items()} if losses else {}
         torch.save({"kind": "lite", "widths": list(cfg.widths), "refine": cfg.refine, "skips": cfg.skips,
-                    "style_channels": self.student.style_channels, "student": self.student.state_dict(),
+                    "style_channels": self.student.style_channels,
+                    "student": {k: v.detach().cpu() for k, v in self.student.state_dict().items()},
                     "config": to_dict(cfg), "final_losses": final, "command": self.command,
                     "data": {"content_dir": cfg.content_dir, "content_images": len(self.content),
                              "style_dir": cfg.style_dir, "style_images": len(self.style),

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,9 @@ class TransformStage:
     style_weight: float = 0.02
     content_layer: str = "r41"
     style_layers: tuple[str, ...] = ("r11", "r21", "r31", "r41")
+    # False: Linear's absolute style terms. True: each layer's terms relative to the style's own
+    # norms (style_loss); its values are ~100x smaller, so style_weight must be retuned with it.
+    style_relative: bool = False
     # Compound regularisation (ReReVST): the content warped by a random smooth flow plus slight
     # noise must give the warped output (L1). Stabilises video at no inference cost. 0: off.
     temporal_weight: float = 0.0
@@ -78,6 +83,7 @@ class STNetTrainConfig:
     eval_size: int = 256
     seed: int = 0
     threads: int = 0  # 0: torch's default (all cores)
+    device: str = "auto"  # auto: the GPU when torch sees one (cuda:LOCAL_RANK under torchrun), else cpu
     log_every: int = 25
     sample_every: int = 250
     checkpoint_every: int = 50
@@ -108,14 +114,23 @@ def gram(feat: torch.Tensor) -> torch.Tensor:
     return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
 
 
-def style_loss(out_feats: dict, style_feats: dict, layers: tuple[str, ...]) -> torch.Tensor:
-    """Sum over layers of (||mu_t - mu_s||^2 + ||G_t - G_s||_F^2) / B (Linear's Criterion)."""
+def style_loss(out_feats: dict, style_feats: dict, layers: tuple[str, ...], relative: bool = False) -> torch.Tensor:
+    """Sum over layers of (||mu_t - mu_s||^2 + ||G_t - G_s||_F^2) / B (Linear's Criterion).
+
+    `relative`: each term divided by the style's own squared norm, per sample, so every layer
+    counts alike (Linear's absolute terms are ruled by the layers whose Grams are largest; the
+    held-out Gram ratio of bench/stnet_quality.py weighs relu2_1, relu3_1 and relu4_1 equally)."""
     total = 0.0
     for name in layers:
         t, s = out_feats[name], style_feats[name]
         b = t.shape[0]
-        total = total + F.mse_loss(t.mean((2, 3)), s.mean((2, 3)), reduction="sum") / b
-        total = total + F.mse_loss(gram(t), gram(s), reduction="sum") / b
+        if relative:
+            for a, ref in ((t.mean((2, 3)), s.mean((2, 3))), (gram(t), gram(s))):
+                err = (a - ref).pow(2).flatten(1).sum(1)
+                total = total + (err / ref.pow(2).flatten(1).sum(1).clamp_min(1e-8)).mean()
+        else:
+            total = total + F.mse_loss(t.mean((2, 3)), s.mean((2, 3)), reduction="sum") / b
+            total = total + F.mse_loss(gram(t), gram(s), reduction="sum") / b
     return total
 
 
@@ -128,7 +143,8 @@ def content_loss(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torch.Te
 class STNetTrainer:
     def __init__(self, cfg: STNetTrainConfig, progress: bool = True, command: str | None = None):
         cfg.check()
-        distributed.setup()  # torchrun: one process of several (train/distributed.py)
+        self.device = distributed.device(cfg.device, "stnet training config")
+        distributed.setup(self.device)  # torchrun: one process of several (train/distributed.py)
         self.cfg = cfg
         self.command = command
         self.progress = progress and distributed.is_main()
@@ -156,18 +172,40 @@ class STNetTrainer:
         self.style = ImageFolder(cfg.style_dir, cfg.crop, max_zoom=cfg.style_max_zoom, seed=data_seed + 1,
                                  jitter=cfg.style_jitter, vflip=cfg.style_vflip, refuse=refuse)
         self.log_file = self.out / "log.jsonl"
+        self._data_wait = 0.0          # seconds spent waiting for batches since the last log line
+        self._consumed_rng = None      # set while a PairPrefetcher draws ahead
+        # draw the next batches on a CPU thread while the device trains: on a GPU only (on a CPU
+        # the thread would take the cores the training computes on)
+        self.prefetch = self.device.type == "cuda"
+        self.loss_net.to(self.device)
+        self.net.to(self.device)
+        log.info("training on %s", self.device)
 
     # -- shared machinery
+    def _batch(self, folder: ImageFolder, size: int) -> torch.Tensor:
+        """`size` augmented crops from `folder` (drawn on the CPU, its RNG), on the training device."""
+        t0 = time.perf_counter()
+        images = folder.batch(size).to(self.device, non_blocking=True)
+        self._data_wait += time.perf_counter() - t0
+        return images
+
+    def _data_rng_state(self) -> tuple:
+        """The data RNGs as of the last batch trained on (a prefetcher draws ahead of it)."""
+        if self._consumed_rng is not None:
+            return self._consumed_rng
+        return self.content.rng.getstate(), self.style.rng.getstate()
+
     def _checkpoint(self, stage: str) -> Path:
         return self.out / f"{stage}.ckpt"
 
     def _save(self, stage: str, step: int, module: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
         if not distributed.is_main():
             return
+        content_rng, style_rng = self._data_rng_state()
         state = {
             "step": step, "model": module.state_dict(), "optimizer": opt.state_dict(),
-            "torch_rng": torch.get_rng_state(), "content_rng": self.content.rng.getstate(),
-            "style_rng": self.style.rng.getstate(), "config": to_dict(self.cfg),
+            "torch_rng": torch.get_rng_state(), "cuda_rng": self._cuda_rng(), "content_rng": content_rng,
+            "style_rng": style_rng, "config": to_dict(self.cfg),
         }
         tmp = self._checkpoint(stage).with_suffix(".tmp")
         torch.save(state, tmp)
@@ -181,6 +219,8 @@ class STNetTrainer:
         module.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         if distributed.rank() == 0:
             self.content.rng.setstate(state["content_rng"])
             self.style.rng.setstate(state["style_rng"])
@@ -189,6 +229,9 @@ class STNetTrainer:
             self.style.rng.seed(self.cfg.seed + 1000 * distributed.rank() + state["step"] + 1)
         log.info("resuming %s from step %d (%s)", stage, state["step"], path)
         return state["step"]
+
+    def _cuda_rng(self) -> torch.Tensor | None:
+        return torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
 
     def _log(self, record: dict) -> None:
         if not distributed.is_main():
@@ -222,7 +265,10 @@ class STNetTrainer:
                 n = self.cfg.log_every if done % self.cfg.log_every == 0 else done % self.cfg.log_every
                 last = {k: distributed.average_value(v / n) for k, v in sorted(running.items())}
                 running = {}
-                self._log({"stage": stage, "step": done, "seconds": round(time.time() - t0, 1), **last})
+                # data_wait: seconds a step waited for its batch (near 0: the device is the bottleneck)
+                self._log({"stage": stage, "step": done, "seconds": round(time.time() - t0, 1),
+                           "data_wait": round(self._data_wait / n, 4), **last})
+                self._data_wait = 0.0
                 bar.set_postfix({k: f"{v:.4g}" for k, v in last.items()})
                 if not self.progress and distributed.is_main():
                     log.info("%s step %d/%d %s", stage, done, steps, last)
@@ -244,9 +290,9 @@ class STNetTrainer:
         n_style = int(round(cfg.batch_size * cfg.style_share))
 
         def step() -> dict:
-            images = self.content.batch(cfg.batch_size - n_style)
+            images = self._batch(self.content, cfg.batch_size - n_style)
             if n_style:
-                images = torch.cat([images, self.style.batch(n_style)])
+                images = torch.cat([images, self._batch(self.style, n_style)])
             with torch.no_grad():
                 feat = net.encode(images)
             recon = net.decoder(feat)
@@ -255,7 +301,7 @@ class STNetTrainer:
             total = cfg.pixel_weight * pixel + cfg.feature_weight * feature
             return {"total": total, "pixel": pixel.detach(), "feature": feature.detach()}
 
-        fixed = self.content.fixed(4)
+        fixed = self.content.fixed(4).to(self.device)
 
         def sample(path: Path) -> None:
             recon = net.decoder(net.encode(fixed))
@@ -278,7 +324,7 @@ class STNetTrainer:
         out = net.decoder(transform.apply(c_feats[net.layer], s_mean, s_matrix))
         o_feats = self.loss_net(out, layers)
         lc = content_loss(o_feats[cfg.content_layer], c_feats[cfg.content_layer])
-        ls = style_loss(o_feats, s_feats, cfg.style_layers)
+        ls = style_loss(o_feats, s_feats, cfg.style_layers, cfg.style_relative)
         total = cfg.content_weight * lc + cfg.style_weight * ls
         losses = {"content": lc.detach(), "style": ls.detach(), "out": out}
         if cfg.temporal_weight > 0 and transform.training:
@@ -292,7 +338,7 @@ class STNetTrainer:
                       s_matrix: torch.Tensor, transform: torch.nn.Module) -> torch.Tensor:
         """L1 between the warped output and the output of the warped (and noisy) content."""
         cfg, net = self.cfg.transform, self.net
-        grid = random_smooth_flow(content.shape, cfg.temporal_flow)
+        grid = random_smooth_flow(content.shape, cfg.temporal_flow, device=content.device)
         moved = warp(content, grid)
         moved = (moved + cfg.temporal_noise * torch.randn_like(moved)).clamp(0, 1)
         with torch.no_grad():
@@ -319,13 +365,26 @@ class STNetTrainer:
 
     def _run_pairs(self, stage: str, steps: int, module, opt, losses_fn, batch_size: int, lr_fn=None) -> dict:
         """`_run` for a stage trained on (content, style) batches: `losses_fn(content, style)`
-        returns the losses with the output under "out"; samples are grids of 4 fixed pairs."""
+        returns the losses with the output under "out"; samples are grids of 4 fixed pairs. On a GPU
+        the next batches are drawn on a CPU thread while the current ones train (PairPrefetcher)."""
+        prefetcher: PairPrefetcher | None = None
+
         def step() -> dict:
-            losses = losses_fn(self.content.batch(batch_size), self.style.batch(batch_size))
+            nonlocal prefetcher
+            if self.prefetch:
+                if prefetcher is None:   # started here, after _run has restored the data RNGs
+                    prefetcher = PairPrefetcher(self.content, self.style, batch_size)
+                t0 = time.perf_counter()
+                content, style, self._consumed_rng = prefetcher.next()
+                content, style = content.to(self.device, non_blocking=True), style.to(self.device, non_blocking=True)
+                self._data_wait += time.perf_counter() - t0
+            else:
+                content, style = self._batch(self.content, batch_size), self._batch(self.style, batch_size)
+            losses = losses_fn(content, style)
             losses.pop("out")
             return losses
 
-        fixed_c, fixed_s = self.content.fixed(4), self.style.fixed(4)
+        fixed_c, fixed_s = self.content.fixed(4).to(self.device), self.style.fixed(4).to(self.device)
         n = min(len(fixed_c), len(fixed_s))
         fixed_c, fixed_s = fixed_c[:n], fixed_s[:n]
 
@@ -333,7 +392,12 @@ class STNetTrainer:
             out = losses_fn(fixed_c, fixed_s)["out"].clamp(0, 1)
             write_image(path, to_image(pair_grid(fixed_c, fixed_s, out)))
 
-        return self._run(stage, steps, module, opt, step, sample, lr_fn=lr_fn)
+        try:
+            return self._run(stage, steps, module, opt, step, sample, lr_fn=lr_fn)
+        finally:
+            if prefetcher is not None:
+                prefetcher.close()
+            self._consumed_rng = None
 
     def save_final(self, path: Path, losses: dict, heldout: dict | None = None) -> None:
         """Weights only (no optimiser state) plus what the manifest needs to reproduce them."""
@@ -342,8 +406,11 @@ class STNetTrainer:
                 "style_dir": cfg.style_dir, "style_images": len(self.style),
                 "heldout_content_dir": cfg.heldout_content_dir, "heldout_style_dir": cfg.heldout_style_dir,
                 "init_from_sha256": self.init_sha256}
-        torch.save({"layer": self.net.layer, "decoder": self.net.decoder.state_dict(),
-                    "transform": self.net.transform.state_dict(), "config": to_dict(cfg),
+        def on_cpu(module: torch.nn.Module) -> dict:  # loadable on any machine
+            return {k: v.detach().cpu() for k, v in module.state_dict().items()}
+
+        torch.save({"layer": self.net.layer, "decoder": on_cpu(self.net.decoder),
+                    "transform": on_cpu(self.net.transform), "config": to_dict(cfg),
                     "command": self.command, "data": data, "final_losses": losses,
                     "heldout": heldout}, path)
 
@@ -361,6 +428,46 @@ class STNetTrainer:
             self.save_final(path, last_logged_losses(self.log_file), heldout)
         distributed.barrier()
         return path
+
+
+class PairPrefetcher:
+    """(content, style) batches drawn on a background thread, two ahead, in the order the trainer
+    would draw them itself: a run's data is the same with or without it. Each batch comes with the
+    data RNG states as of its drawing, which checkpoints save (a resumed run draws what an
+    uninterrupted one would). cv2 and numpy release the GIL, so the thread overlaps the GPU's work."""
+
+    def __init__(self, content: ImageFolder, style: ImageFolder, batch_size: int, depth: int = 2):
+        self.content, self.style, self.batch_size = content, style, batch_size
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._fill, name="stnet-batches", daemon=True)
+        self.thread.start()
+
+    def _fill(self) -> None:
+        try:
+            while not self.stop.is_set():
+                c, s = self.content.batch(self.batch_size), self.style.batch(self.batch_size)
+                if torch.cuda.is_available():
+                    c, s = c.pin_memory(), s.pin_memory()
+                item = (c, s, (self.content.rng.getstate(), self.style.rng.getstate()))
+                while not self.stop.is_set():
+                    try:
+                        self.queue.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as exc:  # surfaced in the training thread by next()
+            self.queue.put(exc)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor, tuple]:
+        item = self.queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
 
 
 def decoder_output_scaling(model) -> tuple[float, float]:
@@ -412,15 +519,18 @@ def load_exported_weights(net: STNet, folder: Path) -> dict[str, str]:
     return digests
 
 
-def random_smooth_flow(shape: torch.Size, max_pixels: float, knots: int = 4) -> torch.Tensor:
+def random_smooth_flow(shape: torch.Size, max_pixels: float, knots: int = 4,
+                       device: torch.device | str = "cpu") -> torch.Tensor:
     """A sampling grid for F.grid_sample: identity plus a smooth random displacement (a `knots` x
-    `knots` grid of uniform offsets up to `max_pixels`, upsampled bicubically), one per sample."""
+    `knots` grid of uniform offsets up to `max_pixels`, upsampled bicubically), one per sample.
+    The offsets are drawn on the CPU (the same flows on any device for one seed)."""
     b, _, h, w = shape
-    offsets = (torch.rand(b, 2, knots, knots) * 2 - 1) * max_pixels
+    offsets = ((torch.rand(b, 2, knots, knots) * 2 - 1) * max_pixels).to(device)
     flow = F.interpolate(offsets, size=(h, w), mode="bicubic", align_corners=True)
-    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, device=device), torch.linspace(-1, 1, w, device=device),
+                            indexing="ij")
     base = torch.stack([xs, ys], -1)[None]
-    scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
+    scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=device)
     return base + flow.permute(0, 2, 3, 1) * scale
 
 
@@ -454,10 +564,10 @@ def evaluate_heldout(trainer: STNetTrainer, seed: int = 1234) -> dict:
     """Content and style losses on every held-out content x style pair, for the trained transform
     and for a freshly initialised (untrained) one with the same trained decoder."""
     cfg = trainer.cfg
-    contents = ImageFolder(cfg.heldout_content_dir, cfg.eval_size).fixed(1000)
-    styles = ImageFolder(cfg.heldout_style_dir, cfg.eval_size).fixed(1000)
+    contents = ImageFolder(cfg.heldout_content_dir, cfg.eval_size).fixed(1000).to(trainer.device)
+    styles = ImageFolder(cfg.heldout_style_dir, cfg.eval_size).fixed(1000).to(trainer.device)
     torch.manual_seed(seed)
-    untrained = type(trainer.net.transform)(trainer.net.layer).eval()
+    untrained = type(trainer.net.transform)(trainer.net.layer).eval().to(trainer.device)
     result = {}
     for name, transform in (("trained", trainer.net.transform), ("untrained", untrained)):
         lc = ls = 0.0
