@@ -58,6 +58,7 @@ def test_schedules():
     ({"schedule": "fast"}, "schedule must be"),
     ({"data_dir": "/nonexistent/pop909"}, "POP909 folder not found"),
     ({"songs": "[999]"}, "not a POP909 song folder"),
+    ({"device": "tpu"}, "device 'tpu': must be one of auto, cpu, cuda"),
 ])
 def test_config_errors_are_one_line(tmp_path, capsys, extra, message):
     assert main(["train", "vis2mus", "--config", str(config(tmp_path, 2, **extra)), "--quiet"]) == 2

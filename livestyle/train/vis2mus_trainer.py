@@ -62,6 +62,7 @@ class Vis2MusTrainConfig:
     split_seed: int = 3345
     seed: int = 0
     threads: int = 0                     # 0: torch's default
+    device: str = "auto"                 # auto: the GPU when torch sees one (cuda:LOCAL_RANK under torchrun)
     log_every: int = 25
     checkpoint_every: int = 100
     eval_every: int = 500
@@ -163,7 +164,8 @@ def note_f1(decoded: np.ndarray, target: np.ndarray) -> float:
 class Vis2MusTrainer:
     def __init__(self, cfg: Vis2MusTrainConfig, progress: bool = True, command: str | None = None):
         cfg.check("vis2mus config")
-        distributed.setup()
+        self.device = distributed.device(cfg.device, "vis2mus config")
+        distributed.setup(self.device)
         self.cfg, self.progress, self.command = cfg, progress, command
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -184,7 +186,8 @@ class Vis2MusTrainer:
                  len(train_names), len(self.train_set), len(val_names), len(val), time.time() - t0)
         torch.manual_seed(cfg.seed)
         self.model_cfg = PolyDisConfig() if cfg.size == "full" else PolyDisConfig.small()
-        self.model = PolyDis(self.model_cfg)
+        self.model = PolyDis(self.model_cfg).to(self.device)
+        log.info("training on %s", self.device)
         self.generator = torch.Generator().manual_seed(rank_seed)
 
     # -- checkpoints
@@ -230,9 +233,10 @@ class Vis2MusTrainer:
         if self.val_set is None:
             return {}
         self.model.eval()
-        x, c, pr = self.val_set.first(self.cfg.eval_segments)
+        x, c, pr = (t.to(self.device) for t in self.val_set.first(self.cfg.eval_segments))
         losses = self.model.loss(x, c, pr, beta=self.cfg.beta, generator=torch.Generator().manual_seed(0))
-        trees = self.model.decode(self.model.chd_encoder(c).mean, self.model.txt_encoder(pr).mean).numpy()
+        trees = self.model.decode(self.model.chd_encoder(c).mean, self.model.txt_encoder(pr).mean).cpu().numpy()
+        x = x.cpu()
         f1 = float(np.mean([note_f1(t, gt) for t, gt in zip(trees, x.numpy())]))
         self.model.train()
         return {**{f"val_{k}": float(v) for k, v in losses.items()}, "val_note_f1": f1}
@@ -252,7 +256,7 @@ class Vis2MusTrainer:
             for group in opt.param_groups:
                 group["lr"] = max(cfg.lr * cfg.lr_decay ** step, cfg.lr_floor)
             knobs = schedule(cfg, step)
-            x, c, pr = self.train_set.batch(cfg.batch_size)
+            x, c, pr = (t.to(self.device, non_blocking=True) for t in self.train_set.batch(cfg.batch_size))
             losses = self.model.loss(x, c, pr, beta=knobs["beta"], tfr1=knobs["tfr1"], tfr2=knobs["tfr2"],
                                      tfr3=knobs["tfr3"], generator=self.generator)
             opt.zero_grad(set_to_none=True)
@@ -283,7 +287,8 @@ class Vis2MusTrainer:
         if distributed.is_main():
             final_eval = self.evaluate()
             torch.save({"kind": "polydis", "size": self.cfg.size, "model_config": to_dict(self.model_cfg),
-                        "model": self.model.state_dict(), "config": to_dict(self.cfg), "command": self.command,
+                        "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+                        "config": to_dict(self.cfg), "command": self.command,
                         "final_losses": {k: round(v, 5) for k, v in last.items()},
                         "validation": final_eval,
                         "data": {"data_dir": self.cfg.data_dir, "train_songs": self.train_songs,

@@ -312,8 +312,9 @@ class PolyDis(nn.Module):
         """Spec §2.5: recon (pitch + 0.5 duration) + beta (KL_chd + KL_txt) + chord. Samples the
         latents with the reparameterisation trick (noise from `generator`)."""
         q_chd, q_txt = self.encode(pr_mat, c)
-        z_chd = q_chd.mean + q_chd.stddev * torch.randn(q_chd.mean.shape, generator=generator)
-        z_txt = q_txt.mean + q_txt.stddev * torch.randn(q_txt.mean.shape, generator=generator)
+        # noise drawn from the caller's (CPU) generator, then moved: one seed, the same run on any device
+        z_chd = q_chd.mean + q_chd.stddev * torch.randn(q_chd.mean.shape, generator=generator).to(q_chd.mean)
+        z_txt = q_txt.mean + q_txt.stddev * torch.randn(q_txt.mean.shape, generator=generator).to(q_txt.mean)
         pitch_logits, dur_logits = self.pnotree_decoder(torch.cat([z_chd, z_txt], -1), x, tfr1, tfr2, generator)
         root, chroma, bass = self.chd_decoder(z_chd, c, tfr3, generator)
         pitch = F.cross_entropy(pitch_logits.reshape(-1, PITCH_CLASSES), x[:, :, 1:, 0].reshape(-1), ignore_index=PAD)
