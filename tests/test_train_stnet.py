@@ -245,3 +245,24 @@ def test_relative_style_loss_weighs_each_layer_alike():
     assert absolute[1] > 1000 * absolute[0]                  # the large layer rules Linear's loss
     assert relative[0] == pytest.approx(relative[1], rel=1e-4)
     assert relative[0] == pytest.approx(0.1 ** 2 + 0.21 ** 2, rel=1e-3)   # the mean and Gram terms
+
+
+def test_logged_style_loss_is_linears_whatever_the_training_form(photo_dir, painting_dir, tmp_path):
+    """With style_relative the logs and the held-out figures still carry Linear's absolute style
+    loss under "style" (runs of both forms compare), the trained-on one under "style_relative"."""
+    cfg = tiny_config(photo_dir, painting_dir, tmp_path / "rel", dec_steps=0, tr_steps=2)
+    cfg.transform.style_relative, cfg.transform.style_weight = True, 8.0
+    trainer = STNetTrainer(cfg, progress=False)
+    c, s = trainer.content.fixed(2), trainer.style.fixed(2)
+    with torch.no_grad():
+        losses = trainer.transform_losses(c, s)
+    from livestyle.train.stnet_trainer import style_loss
+    layers = tuple(cfg.transform.style_layers)
+    with torch.no_grad():
+        o_feats, s_feats = trainer.loss_net(losses["out"], layers), trainer.loss_net(s, layers)
+    assert float(losses["style"]) == pytest.approx(float(style_loss(o_feats, s_feats, layers)), rel=1e-4)
+    assert float(losses["style_relative"]) == pytest.approx(float(style_loss(o_feats, s_feats, layers, True)), rel=1e-4)
+    path = trainer.train()
+    heldout = torch.load(path, weights_only=True)["heldout"]["trained"]
+    assert heldout["style"] > 10 * heldout["style_relative"]
+    assert heldout["total"] == pytest.approx(heldout["content"] + 8.0 * heldout["style_relative"], rel=1e-4)

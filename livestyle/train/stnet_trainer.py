@@ -326,7 +326,14 @@ class STNetTrainer:
         lc = content_loss(o_feats[cfg.content_layer], c_feats[cfg.content_layer])
         ls = style_loss(o_feats, s_feats, cfg.style_layers, cfg.style_relative)
         total = cfg.content_weight * lc + cfg.style_weight * ls
-        losses = {"content": lc.detach(), "style": ls.detach(), "out": out}
+        # "style" is always Linear's absolute loss, so logs and held-out figures compare across recipes
+        losses = {"content": lc.detach(), "out": out}
+        if cfg.style_relative:
+            losses["style_relative"] = ls.detach()
+            with torch.no_grad():
+                losses["style"] = style_loss(o_feats, s_feats, cfg.style_layers)
+        else:
+            losses["style"] = ls.detach()
         if cfg.temporal_weight > 0 and transform.training:
             lt = self.temporal_loss(content, out, s_mean, s_matrix, transform)
             total = total + cfg.temporal_weight * lt
@@ -569,16 +576,19 @@ def evaluate_heldout(trainer: STNetTrainer, seed: int = 1234) -> dict:
     torch.manual_seed(seed)
     untrained = type(trainer.net.transform)(trainer.net.layer).eval().to(trainer.device)
     result = {}
+    key = "style_relative" if cfg.transform.style_relative else "style"   # the one the total weighs
     for name, transform in (("trained", trainer.net.transform), ("untrained", untrained)):
-        lc = ls = 0.0
+        lc = ls = lw = 0.0
         for c in contents:
             for s in styles:
                 losses = trainer.transform_losses(c[None], s[None], transform)
-                lc, ls = lc + float(losses["content"]), ls + float(losses["style"])
+                lc, ls, lw = lc + float(losses["content"]), ls + float(losses["style"]), lw + float(losses[key])
         n = len(contents) * len(styles)
         w = cfg.transform
         result[name] = {"content": lc / n, "style": ls / n,
-                        "total": (w.content_weight * lc + w.style_weight * ls) / n}
+                        "total": (w.content_weight * lc + w.style_weight * lw) / n}
+        if cfg.transform.style_relative:
+            result[name]["style_relative"] = lw / n
     result["pairs"] = len(contents) * len(styles)
     result["size"] = cfg.eval_size
     return result
