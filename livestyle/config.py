@@ -30,8 +30,33 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") 
             value = from_dict(kind, value, f"{where}.{name}")
         elif isinstance(value, list) and typing.get_origin(hints[name]) is tuple:
             value = tuple(value)
+        else:
+            check_scalar(hints[name], value, f"{where}: {name}")
         kwargs[name] = value
     return cls(**kwargs)
+
+
+# A YAML scalar of the wrong kind would otherwise pass silently ("yes" is truthy) or fail deep
+# inside a run with a traceback ("1e-4" is a string to YAML 1.1: write 1.0e-4).
+_SCALARS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+
+
+def check_scalar(hint: Any, value: Any, where: str) -> None:
+    """Refuse `value` for a bool, int, float or str setting when its YAML type does not fit (an int
+    is a fine float; a bool is neither number). Other hints are left to the code that uses them."""
+    if hint not in _SCALARS:
+        return
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        hint_1e = " (YAML reads 1e-4 as text: write 1.0e-4)" if hint is float and isinstance(value, str) else ""
+        raise UserError(f"{where} must be {_SCALARS[hint]}, not {value!r}{hint_1e}")
 
 
 def _dataclass_in(hint: Any) -> type | None:

@@ -238,6 +238,13 @@ def _vis2mus(c: Ctx, action: str, anchor: Path, *extra) -> Built:
     return ["vis2mus", action, anchor, "-o", out, "--quiet", *extra], out, [anchor]
 
 
+def _train(c: Ctx, model: str, name: str, settings: str) -> Built:
+    """`train MODEL` with a config whose out_dir is the target: nothing may be written there."""
+    out = c.tmp / "run"
+    config = c.config(name, f"out_dir: {out}\n{settings}")
+    return ["train", model, "--config", config, "--quiet"], out, [config]
+
+
 def render_cmd(c: Ctx, *extra) -> list:
     return ["render", c.m["clip"], *FAST, *extra]
 
@@ -412,7 +419,7 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
     ("live input_gain_db that is not a number",
      lambda c: (live_cmd(c, "--config", c.config("g.yaml", "live:\n  input_gain_db: loud\n"), "-o", c.tmp / "o.mp4"),
                 c.tmp / "o.mp4", []),
-     "input_gain_db must be a number of dB", "g.yaml"),
+     "input_gain_db must be a number", "g.yaml"),
     # live control (issue 13)
     ("live --osc-port beyond 65535",
      lambda c: (live_cmd(c, "--osc-port", "70000", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
@@ -482,6 +489,15 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
     ("vis2mus from-images with images of two sizes",
      lambda c: _vis2mus(c, "from-images", VIS2MUS_SONG, "--image", c.m["style"], "--edited", c.m["dot"]),
      "differ in size", "dot.png"),
+    ("train stnet device that is not one",
+     lambda c: _train(c, "stnet", "t.yaml", "device: tpu\n"), "device 'tpu': must be one of auto, cpu, cuda", "t.yaml"),
+    ("train stnet style_relative that is not true or false",
+     lambda c: _train(c, "stnet", "t.yaml", "transform:\n  style_relative: yes please\n"),
+     "style_relative must be true or false", "t.yaml"),
+    ("train stnet a learning rate YAML reads as text",
+     lambda c: _train(c, "stnet", "t.yaml", "transform:\n  lr: 1e-4\n"), "write 1.0e-4", "t.yaml"),
+    ("train vis2mus device that is not one",
+     lambda c: _train(c, "vis2mus", "v.yaml", "device: gpu\n"), "device 'gpu': must be one of", "v.yaml"),
     ("render reactive: an unknown key",
      lambda c: (render_cmd(c, "--config", c.config("k.yaml", "reactive:\n  loudness: 3\n"), "-o", c.tmp / "o.mp4"),
                 c.tmp / "o.mp4", []),

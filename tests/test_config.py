@@ -62,3 +62,18 @@ def test_every_shipped_training_config_loads(path):
     assert cfg.out_dir.startswith("runs/")
     if hasattr(cfg, "check"):  # the settings the trainer refuses before loading data
         cfg.check(str(path))
+
+
+@pytest.mark.parametrize("hint, value, ok", [
+    (float, 80, True), (float, 1.0e-4, True), (float, "1e-4", False), (float, True, False),
+    (int, 3, True), (int, 3.0, False), (int, False, False), (bool, True, True), (bool, "yes", False),
+    (str, "auto", True), (str, 1, False), (tuple, "anything", True),   # other hints: left to their users
+])
+def test_scalar_settings_must_have_their_yaml_type(hint, value, ok):
+    from livestyle.config import check_scalar
+
+    if ok:
+        check_scalar(hint, value, "x.yaml: setting")
+    else:
+        with pytest.raises(UserError, match="x.yaml: setting must be"):
+            check_scalar(hint, value, "x.yaml: setting")

@@ -22,5 +22,6 @@ def run(args: argparse.Namespace) -> None:
     if args.out_dir:
         cfg.out_dir = args.out_dir
     command = shlex.join(["livestyle", *sys.argv[1:]])
-    path = Trainer(cfg, progress=not args.quiet, command=command).train()
+    where = str(args.config) if args.config else f"{args.model} training defaults"
+    path = Trainer(cfg, progress=not args.quiet, command=command, where=where).train()
     print(f"trained weights: {path}")

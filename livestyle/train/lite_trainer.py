@@ -95,9 +95,10 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 class LiteTrainer(STNetTrainer):
     """Reuses the r31 trainer's data, checkpoints, logging and resume; `self.net` is the teacher."""
 
-    def __init__(self, cfg: LiteTrainConfig, progress: bool = True, command: str | None = None):
+    def __init__(self, cfg: LiteTrainConfig, progress: bool = True, command: str | None = None,
+                 where: str = "lite training config"):
         cfg.init_from = cfg.teacher   # the r31 trainer loads the exported weights into self.net
-        super().__init__(cfg, progress, command)
+        super().__init__(cfg, progress, command, where)
         self.net.eval().requires_grad_(False)
         self.student = LiteSTNet(tuple(cfg.widths), cfg.refine, self.net.transform.unzip.out_channels, cfg.skips)
         with torch.no_grad():

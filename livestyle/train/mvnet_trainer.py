@@ -395,8 +395,10 @@ def gram_style_loss(fake: dict[str, torch.Tensor], real: dict[str, torch.Tensor]
 # ------------------------------------------------------------------------------ trainer
 
 class MVNetTrainer:
-    def __init__(self, cfg: MVNetTrainConfig, progress: bool = True, command: str | None = None):
-        cfg.check()
+    def __init__(self, cfg: MVNetTrainConfig, progress: bool = True, command: str | None = None,
+                 where: str = "mvnet training config"):
+        """`where` names the config in error messages (the CLI passes the YAML file's path)."""
+        cfg.check(where)
         distributed.setup()  # torchrun: one process of several (train/distributed.py)
         self.cfg, self.progress, self.command = cfg, progress and distributed.is_main(), command
         self.out = Path(cfg.out_dir)

@@ -141,9 +141,11 @@ def content_loss(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torch.Te
 # ---------------------------------------------------------------------------------------- trainer
 
 class STNetTrainer:
-    def __init__(self, cfg: STNetTrainConfig, progress: bool = True, command: str | None = None):
-        cfg.check()
-        self.device = distributed.device(cfg.device, "stnet training config")
+    def __init__(self, cfg: STNetTrainConfig, progress: bool = True, command: str | None = None,
+                 where: str = "stnet training config"):
+        """`where` names the config in error messages (the CLI passes the YAML file's path)."""
+        cfg.check(where)
+        self.device = distributed.device(cfg.device, where)
         distributed.setup(self.device)  # torchrun: one process of several (train/distributed.py)
         self.cfg = cfg
         self.command = command

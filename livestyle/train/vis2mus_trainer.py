@@ -162,9 +162,11 @@ def note_f1(decoded: np.ndarray, target: np.ndarray) -> float:
 
 
 class Vis2MusTrainer:
-    def __init__(self, cfg: Vis2MusTrainConfig, progress: bool = True, command: str | None = None):
-        cfg.check("vis2mus config")
-        self.device = distributed.device(cfg.device, "vis2mus config")
+    def __init__(self, cfg: Vis2MusTrainConfig, progress: bool = True, command: str | None = None,
+                 where: str = "vis2mus config"):
+        """`where` names the config in error messages (the CLI passes the YAML file's path)."""
+        cfg.check(where)
+        self.device = distributed.device(cfg.device, where)
         distributed.setup(self.device)
         self.cfg, self.progress, self.command = cfg, progress, command
         if cfg.threads:
