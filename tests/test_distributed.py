@@ -86,6 +86,7 @@ heldout_list: ""
 crop: 32
 eval_size: 32
 threads: 1
+device: cpu
 log_every: 40
 sample_every: 1000
 checkpoint_every: 40

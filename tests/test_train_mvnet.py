@@ -46,7 +46,7 @@ def tiny_set(tmp_path_factory) -> Path:
 def config(root: Path, out: Path, **kw) -> MVNetTrainConfig:
     return MVNetTrainConfig(audio_csv=str(root / "audio.csv"), images_csv=str(root / "images.csv"),
                             out_dir=str(out), era_base=1450, era_bin_years=50, era_count=10,
-                            clips_per_piece=2, batch_size=4, eras_per_batch=2, threads=0, **kw)
+                            clips_per_piece=2, batch_size=4, eras_per_batch=2, threads=0, device="cpu", **kw)
 
 
 def test_era_bins():

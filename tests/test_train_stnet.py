@@ -17,7 +17,7 @@ def tiny_config(content: Path, style: Path, out: Path, dec_steps=2, tr_steps=2) 
     return STNetTrainConfig(
         content_dir=str(content), style_dir=str(style), heldout_content_dir=str(content),
         heldout_style_dir=str(style), out_dir=str(out), crop=64, eval_size=64, log_every=1,
-        sample_every=2, checkpoint_every=1,
+        sample_every=2, checkpoint_every=1, device="cpu",   # exact-resume checks need the CPU's determinism
         decoder=DecoderStage(steps=dec_steps, batch_size=2),
         transform=TransformStage(steps=tr_steps, batch_size=2))
 
@@ -266,3 +266,16 @@ def test_logged_style_loss_is_linears_whatever_the_training_form(photo_dir, pain
     heldout = torch.load(path, weights_only=True)["heldout"]["trained"]
     assert heldout["style"] > 10 * heldout["style_relative"]
     assert heldout["total"] == pytest.approx(heldout["content"] + 8.0 * heldout["style_relative"], rel=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_the_gpu_writes_weights_any_machine_loads(photo_dir, painting_dir, tmp_path):
+    """device cuda: both stages run there (batches from the prefetch thread) and the weights file
+    holds CPU tensors."""
+    cfg = tiny_config(photo_dir, painting_dir, tmp_path / "gpu")
+    cfg.device = "cuda"
+    trainer = STNetTrainer(cfg, progress=False)
+    assert trainer.prefetch and next(trainer.net.decoder.parameters()).is_cuda
+    state = torch.load(trainer.train(), weights_only=True)
+    assert all(v.device.type == "cpu" for v in state["decoder"].values())
+    assert all("data_wait" in r for r in read_log(tmp_path / "gpu"))

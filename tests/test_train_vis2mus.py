@@ -19,7 +19,7 @@ POP909 = Path(__file__).parent / "data" / "vis2mus" / "pop909"
 def config(tmp_path: Path, steps: int, **extra) -> Path:
     lines = [f"data_dir: {POP909}", f"out_dir: {tmp_path / 'run'}", "size: small", f"steps: {steps}",
              "batch_size: 2", "threads: 1", "log_every: 2", "checkpoint_every: 2", "eval_every: 4",
-             "eval_segments: 2", "full_teacher_forcing: 0.5"] + [f"{k}: {v}" for k, v in extra.items()]
+             "eval_segments: 2", "full_teacher_forcing: 0.5"] + [f"{k}: {v}" for k, v in {"device": "cpu", **extra}.items()]
     path = tmp_path / f"train_{steps}.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -103,6 +103,7 @@ class MVNetTrainConfig:
     log_eps: float = 1e-6
     seed: int = 0
     threads: int = 0
+    device: str = "auto"   # auto: the GPU when torch sees one (cuda:LOCAL_RANK under torchrun), else cpu
     checkpoint_every: int = 50        # steps
     sample_every_epochs: int = 5
     generator_upsample: str = "deconv"  # "resize": nearest x2 + conv, no checkerboard (models/mvnet.py)
@@ -283,11 +284,12 @@ def diff_augment(x: torch.Tensor, policy: tuple[str, ...]) -> torch.Tensor:
     paintings. Images in [-1, 1]."""
     if "color" in policy:
         b = x.shape[0]
-        x = x + (torch.rand(b, 1, 1, 1) - 0.5)
+        # drawn on the CPU (one seed, the same augmentations on any device), applied where x is
+        x = x + (torch.rand(b, 1, 1, 1) - 0.5).to(x)
         mean = x.mean(1, keepdim=True)
-        x = (x - mean) * (torch.rand(b, 1, 1, 1) * 2) + mean
+        x = (x - mean) * (torch.rand(b, 1, 1, 1) * 2).to(x) + mean
         mean = x.mean((1, 2, 3), keepdim=True)
-        x = (x - mean) * (torch.rand(b, 1, 1, 1) + 0.5) + mean
+        x = (x - mean) * (torch.rand(b, 1, 1, 1) + 0.5).to(x) + mean
     if "translation" in policy:
         b, _, h, w = x.shape
         shift = h // 8
@@ -346,7 +348,8 @@ def mode_seeking_loss(fake: dict[str, torch.Tensor], real: dict[str, torch.Tenso
     relu(1 - fake gap / painting gap), 0 once G varies as the paintings do. Realism is left to the
     adversarial and style terms."""
     n = len(fake[LOOK_LAYERS[0]])
-    pairs = (torch.arange(n), torch.roll(torch.arange(n), 1))
+    index = torch.arange(n, device=fake[LOOK_LAYERS[0]].device)
+    pairs = (index, torch.roll(index, 1))
     fake_gap, real_gap = look_gaps(fake)[pairs], look_gaps(real).detach()[pairs]
     return F.relu(1.0 - fake_gap / (real_gap + 1e-8)).mean()
 
@@ -365,7 +368,7 @@ def piece_losses(fake: dict[str, torch.Tensor], real: dict[str, torch.Tensor],
     Either is 0 when the batch has no such pair."""
     fake_gaps, real_gaps = look_gaps(fake), look_gaps(real).detach()
     other = pieces[:, None] != pieces[None, :]
-    same = ~other & ~torch.eye(len(pieces), dtype=torch.bool)
+    same = ~other & ~torch.eye(len(pieces), dtype=torch.bool, device=pieces.device)
     zero = fake_gaps.sum() * 0
     seek = F.relu(1.0 - fake_gaps[other] / (real_gaps[other] + 1e-8)).mean() if other.any() else zero
     hold = (fake_gaps[same] / painting_gap(real_gaps)).mean() if same.any() else zero
@@ -374,7 +377,7 @@ def piece_losses(fake: dict[str, torch.Tensor], real: dict[str, torch.Tensor],
 
 def painting_gap(real_gaps: torch.Tensor) -> torch.Tensor | float:
     """The paintings' mean look gap (off the diagonal): the scale of the piece and steady terms."""
-    off = ~torch.eye(len(real_gaps), dtype=torch.bool)
+    off = ~torch.eye(len(real_gaps), dtype=torch.bool, device=real_gaps.device)
     return real_gaps[off].mean() + 1e-8 if len(real_gaps) > 1 else 1.0
 
 
@@ -394,12 +397,18 @@ def gram_style_loss(fake: dict[str, torch.Tensor], real: dict[str, torch.Tensor]
 
 # ------------------------------------------------------------------------------ trainer
 
+def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Weights as CPU tensors: files written on a GPU load on any machine."""
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
+
+
 class MVNetTrainer:
     def __init__(self, cfg: MVNetTrainConfig, progress: bool = True, command: str | None = None,
                  where: str = "mvnet training config"):
         """`where` names the config in error messages (the CLI passes the YAML file's path)."""
         cfg.check(where)
-        distributed.setup()  # torchrun: one process of several (train/distributed.py)
+        self.device = distributed.device(cfg.device, where)
+        distributed.setup(self.device)  # torchrun: one process of several (train/distributed.py)
         self.cfg, self.progress, self.command = cfg, progress and distributed.is_main(), command
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -416,6 +425,9 @@ class MVNetTrainer:
         self.disc = Discriminator()
         self.classifier = EraClassifier(cfg.era_count)
         self.vgg = VGGEncoder("r31", load_vgg19_weights()).eval()
+        for module in (self.net, self.disc, self.classifier, self.vgg):
+            module.to(self.device)   # before the optimisers: they hold these parameters
+        log.info("training on %s", self.device)
         adam = dict(lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
         self.opt_g = torch.optim.Adam(self.net.parameters(), **adam)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), **adam)
@@ -465,23 +477,26 @@ class MVNetTrainer:
 
     # -- one step
     def train_step(self, batch: list[int]) -> dict[str, float]:
-        cfg, data = self.cfg, self.data
-        mel = data.mels[batch]
+        cfg, data, dev = self.cfg, self.data, self.device
+        mel = data.mels[batch].to(dev)
         eras = torch.tensor([data.clip_eras[i] for i in batch])
         real = torch.stack([data.painting(self.rng.choice(data.paintings_by_era[int(e)]), self.rng, cfg.crop,
                                           tuple(cfg.crop_scales))
-                            for e in eras])
-        z = torch.randn(1 if cfg.z_per_batch else len(batch), self.net.z_dim, 8, 8).expand(len(batch), -1, -1, -1)
+                            for e in eras]).to(dev)
+        eras = eras.to(dev)
+        # z from the CPU generator (one seed, one run on any device)
+        z = torch.randn(1 if cfg.z_per_batch else len(batch), self.net.z_dim, 8, 8).to(dev).expand(len(batch), -1, -1, -1)
+        zero = torch.zeros((), device=dev)
         v = self.net.encoder(mel)
         fake = self.net.generate(v, z)
         later = None
         if cfg.loss.steady and data.shifted_mels is not None:
-            later = self.net.generate(self.net.encoder(data.shifted_mels[batch]), z)
+            later = self.net.generate(self.net.encoder(data.shifted_mels[batch].to(dev)), z)
 
         # D and C
         aug = lambda x: diff_augment(x, tuple(cfg.diffaugment))  # noqa: E731
         adversarial = self.epoch >= cfg.adv_warmup_epochs
-        loss_d = torch.zeros(())
+        loss_d = zero
         if adversarial:
             self.opt_d.zero_grad(set_to_none=True)
             loss_d = ragan_d_loss(self.disc(aug(real)), self.disc(aug(fake.detach())))
@@ -497,10 +512,10 @@ class MVNetTrainer:
 
         # E and G
         self.opt_g.zero_grad(set_to_none=True)
-        loss_adv = ragan_g_loss(self.disc(aug(real)).detach(), self.disc(aug(fake))) if adversarial else torch.zeros(())
+        loss_adv = ragan_g_loss(self.disc(aug(real)).detach(), self.disc(aug(fake))) if adversarial else zero
         a, p, n = triplets(eras, self.rng)
         flat = v.flatten(1)
-        loss_tri = self.triplet(flat[a], flat[p], flat[n]) if a else torch.zeros(())
+        loss_tri = self.triplet(flat[a], flat[p], flat[n]) if a else zero
         fake_g = grams(self.vgg, fake)
         with torch.no_grad():
             real_g = grams(self.vgg, real)
@@ -508,12 +523,13 @@ class MVNetTrainer:
         self.classifier.eval()  # classify fakes with the statistics of real paintings
         loss_cls = F.cross_entropy(self.classifier(fake), eras)
         w = cfg.loss
-        loss_piece = torch.zeros(())
+        loss_piece = zero
         if cfg.mode_seeking_pairs == "pieces" and (w.ms or w.piece):
-            loss_ms, loss_piece = piece_losses(fake_g, real_g, torch.tensor([data.clip_piece[i] for i in batch]))
+            pieces = torch.tensor([data.clip_piece[i] for i in batch], device=dev)
+            loss_ms, loss_piece = piece_losses(fake_g, real_g, pieces)
         else:
-            loss_ms = mode_seeking_loss(fake_g, real_g) if w.ms else torch.zeros(())
-        loss_steady = torch.zeros(())
+            loss_ms = mode_seeking_loss(fake_g, real_g) if w.ms else zero
+        loss_steady = zero
         if later is not None:
             loss_steady = steady_loss(fake_g, grams(self.vgg, later, LOOK_LAYERS), real_g)
         total = (w.adv * loss_adv + w.tri * loss_tri + w.sty * loss_sty + w.cls * loss_cls + w.ms * loss_ms
@@ -534,7 +550,7 @@ class MVNetTrainer:
         self.net.eval()
         out = []
         for chunk in torch.split(self.data.mels, 32):
-            out.append(self.net(chunk, seeded_z(seed, len(chunk))))
+            out.append(self.net(chunk.to(self.device), seeded_z(seed, len(chunk)).to(self.device)))
         self.net.train()
         return torch.cat(out)
 
@@ -543,7 +559,7 @@ class MVNetTrainer:
         """Era accuracy of C on generated images (the paper's Fig. 5 metric), chance levels, and
         mean Gram distance of generated images between eras vs within an era."""
         images = self.generate_all()
-        eras = torch.tensor(self.data.clip_eras)
+        eras = torch.tensor(self.data.clip_eras, device=self.device)
         self.classifier.eval()
         predicted = self.classifier(images).argmax(1)
         counts = torch.bincount(eras, minlength=self.cfg.era_count).float()
@@ -551,7 +567,7 @@ class MVNetTrainer:
         grams = gram(feats).flatten(1)
         dist = torch.cdist(grams, grams)
         same = eras[:, None] == eras[None, :]
-        off_diag = ~torch.eye(len(eras), dtype=torch.bool)
+        off_diag = ~torch.eye(len(eras), dtype=torch.bool, device=self.device)
         within = dist[same & off_diag].mean().item()
         between = dist[~same].mean().item()
         confidence = torch.softmax(self.classifier(images), 1).max(1).values.mean().item()
@@ -574,17 +590,17 @@ class MVNetTrainer:
                 h, w = image.shape[:2]
                 y, x = (h - crop) // 2, (w - crop) // 2
                 crops.append(torch.from_numpy(np.ascontiguousarray(image[y:y + crop, x:x + crop])).permute(2, 0, 1))
-            batch = torch.stack(crops).float() / 255.0
+            batch = torch.stack(crops).float().to(self.device) / 255.0
             self._painting_grams = gram(self.vgg(batch, ("conv2_1",))["conv2_1"]).flatten(1)
         return self._painting_grams
 
     def variety(self, grams: torch.Tensor) -> dict[str, float]:
         """Diversity and realism of generated images (Gram rows) against the paintings'."""
         real = self.painting_grams()
-        off = ~torch.eye(len(real), dtype=torch.bool)
+        off = ~torch.eye(len(real), dtype=torch.bool, device=real.device)
         real_pair = torch.cdist(real, real)
         gen_pair = torch.cdist(grams, grams)
-        gen_off = ~torch.eye(len(grams), dtype=torch.bool)
+        gen_off = ~torch.eye(len(grams), dtype=torch.bool, device=grams.device)
         diversity = (gen_pair[gen_off].mean() / real_pair[off].mean()).item()
         real_nn = real_pair.masked_fill(~off, float("inf")).min(1).values.mean()
         realism = (torch.cdist(grams, real).min(1).values.mean() / real_nn).item()
@@ -633,7 +649,7 @@ class MVNetTrainer:
                             record["diversity"], cfg.collapse_diversity)
             if record["selection_score"] > self.best_score:
                 self.best_score = record["selection_score"]
-                torch.save({"net": self.net.state_dict(), "epoch": self.epoch, "record": record},
+                torch.save({"net": cpu_state(self.net), "epoch": self.epoch, "record": record},
                            self.out / "mvnet_best.pt")
             log.info("epoch %d: %s", self.epoch, {k: round(v, 4) if isinstance(v, float) else v
                                                    for k, v in record.items()})
@@ -655,7 +671,7 @@ class MVNetTrainer:
             chosen = torch.load(best_path, map_location="cpu", weights_only=True)
             self.net.load_state_dict(chosen["net"])
         path = self.out / "mvnet.pt"
-        torch.save({"net": self.net.state_dict(), "config": to_dict(self.cfg), "command": self.command,
+        torch.save({"net": cpu_state(self.net), "config": to_dict(self.cfg), "command": self.command,
                     "chosen_epoch": chosen["epoch"] if chosen else self.epoch,
                     "data": {"audio_csv": self.cfg.audio_csv, "images_csv": self.cfg.images_csv,
                              "pieces": len(self.data.pieces), "clips": len(self.data.clip_eras),
