@@ -62,6 +62,11 @@ def device(name: str = "auto", where: str = "training config") -> torch.device:
     return torch.device("cuda", local_rank())
 
 
+def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A module's weights as CPU tensors: files written on a GPU load on any machine."""
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
+
+
 def setup(on: torch.device | None = None) -> None:
     """Join the process group torchrun describes (once); nothing for a single process. NCCL for
     processes that compute on GPUs, gloo on CPUs."""

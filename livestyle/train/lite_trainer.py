@@ -176,7 +176,7 @@ class LiteTrainer(STNetTrainer):
         final = {k: round(float(v), 5) for k, v in losses.items()} if losses else {}
         torch.save({"kind": "lite", "widths": list(cfg.widths), "refine": cfg.refine, "skips": cfg.skips,
                     "style_channels": self.student.style_channels,
-                    "student": {k: v.detach().cpu() for k, v in self.student.state_dict().items()},
+                    "student": distributed.cpu_state(self.student),
                     "config": to_dict(cfg), "final_losses": final, "command": self.command,
                     "data": {"content_dir": cfg.content_dir, "content_images": len(self.content),
                              "style_dir": cfg.style_dir, "style_images": len(self.style),

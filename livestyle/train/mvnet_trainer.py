@@ -397,11 +397,6 @@ def gram_style_loss(fake: dict[str, torch.Tensor], real: dict[str, torch.Tensor]
 
 # ------------------------------------------------------------------------------ trainer
 
-def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """Weights as CPU tensors: files written on a GPU load on any machine."""
-    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
-
-
 class MVNetTrainer:
     def __init__(self, cfg: MVNetTrainConfig, progress: bool = True, command: str | None = None,
                  where: str = "mvnet training config"):
@@ -649,7 +644,7 @@ class MVNetTrainer:
                             record["diversity"], cfg.collapse_diversity)
             if record["selection_score"] > self.best_score:
                 self.best_score = record["selection_score"]
-                torch.save({"net": cpu_state(self.net), "epoch": self.epoch, "record": record},
+                torch.save({"net": distributed.cpu_state(self.net), "epoch": self.epoch, "record": record},
                            self.out / "mvnet_best.pt")
             log.info("epoch %d: %s", self.epoch, {k: round(v, 4) if isinstance(v, float) else v
                                                    for k, v in record.items()})
@@ -671,7 +666,7 @@ class MVNetTrainer:
             chosen = torch.load(best_path, map_location="cpu", weights_only=True)
             self.net.load_state_dict(chosen["net"])
         path = self.out / "mvnet.pt"
-        torch.save({"net": cpu_state(self.net), "config": to_dict(self.cfg), "command": self.command,
+        torch.save({"net": distributed.cpu_state(self.net), "config": to_dict(self.cfg), "command": self.command,
                     "chosen_epoch": chosen["epoch"] if chosen else self.epoch,
                     "data": {"audio_csv": self.cfg.audio_csv, "images_csv": self.cfg.images_csv,
                              "pieces": len(self.data.pieces), "clips": len(self.data.clip_eras),

@@ -415,11 +415,8 @@ class STNetTrainer:
                 "style_dir": cfg.style_dir, "style_images": len(self.style),
                 "heldout_content_dir": cfg.heldout_content_dir, "heldout_style_dir": cfg.heldout_style_dir,
                 "init_from_sha256": self.init_sha256}
-        def on_cpu(module: torch.nn.Module) -> dict:  # loadable on any machine
-            return {k: v.detach().cpu() for k, v in module.state_dict().items()}
-
-        torch.save({"layer": self.net.layer, "decoder": on_cpu(self.net.decoder),
-                    "transform": on_cpu(self.net.transform), "config": to_dict(cfg),
+        torch.save({"layer": self.net.layer, "decoder": distributed.cpu_state(self.net.decoder),
+                    "transform": distributed.cpu_state(self.net.transform), "config": to_dict(cfg),
                     "command": self.command, "data": data, "final_losses": losses,
                     "heldout": heldout}, path)
 

@@ -289,7 +289,7 @@ class Vis2MusTrainer:
         if distributed.is_main():
             final_eval = self.evaluate()
             torch.save({"kind": "polydis", "size": self.cfg.size, "model_config": to_dict(self.model_cfg),
-                        "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+                        "model": distributed.cpu_state(self.model),
                         "config": to_dict(self.cfg), "command": self.command,
                         "final_losses": {k: round(v, 5) for k, v in last.items()},
                         "validation": final_eval,
