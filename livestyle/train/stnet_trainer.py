@@ -114,24 +114,27 @@ def gram(feat: torch.Tensor) -> torch.Tensor:
     return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
 
 
-def style_loss(out_feats: dict, style_feats: dict, layers: tuple[str, ...], relative: bool = False) -> torch.Tensor:
-    """Sum over layers of (||mu_t - mu_s||^2 + ||G_t - G_s||_F^2) / B (Linear's Criterion).
+def style_terms(out_feats: dict, style_feats: dict, layers: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(absolute, relative) style losses from one pass over the layers (each Gram computed once).
 
-    `relative`: each term divided by the style's own squared norm, per sample, so every layer
-    counts alike (Linear's absolute terms are ruled by the layers whose Grams are largest; the
-    held-out Gram ratio of bench/stnet_quality.py weighs relu2_1, relu3_1 and relu4_1 equally)."""
-    total = 0.0
+    absolute: sum over layers of (||mu_t - mu_s||^2 + ||G_t - G_s||_F^2), mean over the batch
+    (Linear's Criterion). relative: each term divided by the style's own squared norm, per
+    sample, so every layer counts alike (Linear's absolute terms are ruled by the layers whose
+    Grams are largest; the held-out Gram ratio of bench/stnet_quality.py weighs relu2_1, relu3_1
+    and relu4_1 equally)."""
+    absolute = relative = 0.0
     for name in layers:
         t, s = out_feats[name], style_feats[name]
-        b = t.shape[0]
-        if relative:
-            for a, ref in ((t.mean((2, 3)), s.mean((2, 3))), (gram(t), gram(s))):
-                err = (a - ref).pow(2).flatten(1).sum(1)
-                total = total + (err / ref.pow(2).flatten(1).sum(1).clamp_min(1e-8)).mean()
-        else:
-            total = total + F.mse_loss(t.mean((2, 3)), s.mean((2, 3)), reduction="sum") / b
-            total = total + F.mse_loss(gram(t), gram(s), reduction="sum") / b
-    return total
+        for a, ref in ((t.mean((2, 3)), s.mean((2, 3))), (gram(t), gram(s))):
+            err = (a - ref).pow(2).flatten(1).sum(1)
+            absolute = absolute + err.mean()
+            relative = relative + (err / ref.pow(2).flatten(1).sum(1).clamp_min(1e-8)).mean()
+    return absolute, relative
+
+
+def style_loss(out_feats: dict, style_feats: dict, layers: tuple[str, ...], relative: bool = False) -> torch.Tensor:
+    """Linear's style loss, or with `relative` the per-layer relative one (style_terms)."""
+    return style_terms(out_feats, style_feats, layers)[1 if relative else 0]
 
 
 def content_loss(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torch.Tensor:
@@ -326,16 +329,12 @@ class STNetTrainer:
         out = net.decoder(transform.apply(c_feats[net.layer], s_mean, s_matrix))
         o_feats = self.loss_net(out, layers)
         lc = content_loss(o_feats[cfg.content_layer], c_feats[cfg.content_layer])
-        ls = style_loss(o_feats, s_feats, cfg.style_layers, cfg.style_relative)
-        total = cfg.content_weight * lc + cfg.style_weight * ls
+        absolute, relative = style_terms(o_feats, s_feats, cfg.style_layers)
+        total = cfg.content_weight * lc + cfg.style_weight * (relative if cfg.style_relative else absolute)
         # "style" is always Linear's absolute loss, so logs and held-out figures compare across recipes
-        losses = {"content": lc.detach(), "out": out}
+        losses = {"content": lc.detach(), "style": absolute.detach(), "out": out}
         if cfg.style_relative:
-            losses["style_relative"] = ls.detach()
-            with torch.no_grad():
-                losses["style"] = style_loss(o_feats, s_feats, cfg.style_layers)
-        else:
-            losses["style"] = ls.detach()
+            losses["style_relative"] = relative.detach()
         if cfg.temporal_weight > 0 and transform.training:
             lt = self.temporal_loss(content, out, s_mean, s_matrix, transform)
             total = total + cfg.temporal_weight * lt
@@ -380,15 +379,15 @@ class STNetTrainer:
 
         def step() -> dict:
             nonlocal prefetcher
+            t0 = time.perf_counter()
             if self.prefetch:
                 if prefetcher is None:   # started here, after _run has restored the data RNGs
                     prefetcher = PairPrefetcher(self.content, self.style, batch_size)
-                t0 = time.perf_counter()
                 content, style, self._consumed_rng = prefetcher.next()
-                content, style = content.to(self.device, non_blocking=True), style.to(self.device, non_blocking=True)
-                self._data_wait += time.perf_counter() - t0
             else:
-                content, style = self._batch(self.content, batch_size), self._batch(self.style, batch_size)
+                content, style = self.content.batch(batch_size), self.style.batch(batch_size)
+            content, style = (x.to(self.device, non_blocking=True) for x in (content, style))
+            self._data_wait += time.perf_counter() - t0
             losses = losses_fn(content, style)
             losses.pop("out")
             return losses
@@ -444,6 +443,7 @@ class PairPrefetcher:
 
     def __init__(self, content: ImageFolder, style: ImageFolder, batch_size: int, depth: int = 2):
         self.content, self.style, self.batch_size = content, style, batch_size
+        self.pin = torch.cuda.is_available()   # page-locked batches copy to the GPU asynchronously
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._fill, name="stnet-batches", daemon=True)
@@ -453,7 +453,7 @@ class PairPrefetcher:
         try:
             while not self.stop.is_set():
                 c, s = self.content.batch(self.batch_size), self.style.batch(self.batch_size)
-                if torch.cuda.is_available():
+                if self.pin:
                     c, s = c.pin_memory(), s.pin_memory()
                 item = (c, s, (self.content.rng.getstate(), self.style.rng.getstate()))
                 while not self.stop.is_set():

@@ -235,10 +235,10 @@ class Vis2MusTrainer:
         if self.val_set is None:
             return {}
         self.model.eval()
-        x, c, pr = (t.to(self.device) for t in self.val_set.first(self.cfg.eval_segments))
-        losses = self.model.loss(x, c, pr, beta=self.cfg.beta, generator=torch.Generator().manual_seed(0))
+        x, c, pr = self.val_set.first(self.cfg.eval_segments)   # x stays here for the F1 below
+        on_device, c, pr = (t.to(self.device) for t in (x, c, pr))
+        losses = self.model.loss(on_device, c, pr, beta=self.cfg.beta, generator=torch.Generator().manual_seed(0))
         trees = self.model.decode(self.model.chd_encoder(c).mean, self.model.txt_encoder(pr).mean).cpu().numpy()
-        x = x.cpu()
         f1 = float(np.mean([note_f1(t, gt) for t, gt in zip(trees, x.numpy())]))
         self.model.train()
         return {**{f"val_{k}": float(v) for k, v in losses.items()}, "val_note_f1": f1}
