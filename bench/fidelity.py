@@ -1,7 +1,7 @@
 """Usage:
     python bench/fidelity.py                      # the reporting set, default settings (~30-50 min, 1 thread)
     python bench/fidelity.py --quick              # smoke run: first 3 pieces, 20 s each (~5 min)
-    python bench/fidelity.py --set tuning [--smoothing 0.25] [--seeds 4] [--models DIR] [--styles DIR]
+    python bench/fidelity.py --set tuning [--smoothing 0.25] [--hold 0.1] [--seeds 4] [--models DIR] [--styles DIR]
                              [--cache runs/fidelity_audio] [--json F.json] [--sheet F.png] [--threads 1]
 
 Does the music visibly drive the look? The measurement of issue 10, on the runtime's own path.
@@ -413,7 +413,7 @@ class Runtime:
     """The shipped graphs on ONNX Runtime, and render's tick/frame loop around them."""
 
     def __init__(self, models: Path | None, threads: int, providers: tuple[str, ...], smoothing: float,
-                 styles: Path | None = None, reactive=None):
+                 styles: Path | None = None, reactive=None, hold: float | None = None):
         from livestyle.commands.render import RenderConfig
         from livestyle.runtime.reactive import ReactiveConfig
         from livestyle.io.images import fit_height, read_image
@@ -425,6 +425,7 @@ class Runtime:
         self.render_cfg = RenderConfig()
         self.reactive = reactive if reactive is not None else ReactiveConfig()  # render's default: on
         self.smoothing = smoothing
+        self.hold = self.render_cfg.hold if hold is None else hold
         self.style_size = self.render_cfg.style_size
         self.tick_seconds = 1.0 / self.render_cfg.style_hz          # as RenderPlan
         self.folder = models_dir(models)
@@ -447,7 +448,8 @@ class Runtime:
 
         from livestyle.runtime.reactive import Reactive
 
-        return StyleTicker(self.mvnet, self.stnet, TickSettings(self.style_size, self.smoothing, self.tick_seconds),
+        return StyleTicker(self.mvnet, self.stnet, TickSettings(self.style_size, self.smoothing, self.tick_seconds,
+                                                                   self.hold),
                            Controls(seed=seed), self.bank, Reactive(self.reactive, self.tick_seconds))
 
     def run(self, audio: np.ndarray, seconds: float, seed: int = 0, frame_times=None,
@@ -677,11 +679,11 @@ def run(args: argparse.Namespace) -> dict:
     from livestyle.runtime.reactive import load_reactive_config
 
     rt = Runtime(args.models, args.threads, tuple(args.providers.split(",")), args.smoothing, args.styles,
-                 load_reactive_config(args.config, args.no_reactive))
+                 load_reactive_config(args.config, args.no_reactive), args.hold)
     sr = rt.sample_rate
 
     print(f"fidelity: set {args.set}{' (quick)' if args.quick else ''}, {len(plan.pieces)} pieces x "
-          f"{plan.seconds:g} s, smoothing {rt.smoothing:g} s, seeds {plan.seeds} on {len(plan.seed_pieces)} pieces, "
+          f"{plan.seconds:g} s, smoothing {rt.smoothing:g} s, hold {rt.hold:g}, seeds {plan.seeds} on {len(plan.seed_pieces)} pieces, "
           f"loudness on {len(plan.loud_pieces)}, models {rt.folder}, {args.threads} thread(s), {rt.stnet.provider}"
           + (f", style bank {args.styles} ({len(rt.bank.states)} images)" if rt.bank is not None else ""),
           flush=True)
@@ -804,7 +806,7 @@ def run(args: argparse.Namespace) -> dict:
     }
     result = {
         "set": args.set, "quick": args.quick, "seconds_per_piece": plan.seconds, "section_s": plan.section,
-        "settings": {"smoothing_s": rt.smoothing, "style_hz": rt.render_cfg.style_hz, "style_size": rt.style_size,
+        "settings": {"smoothing_s": rt.smoothing, "hold": rt.hold, "style_hz": rt.render_cfg.style_hz, "style_size": rt.style_size,
                      "photo": str(PHOTO.relative_to(REPO)), "photo_size": list(rt.photo.shape[1::-1]),
                      "models": str(rt.folder), "providers": rt.stnet.provider, "threads": args.threads,
                      "seeds": plan.seeds, "seed_pieces": [p["id"] for p in plan.seed_pieces],
@@ -897,6 +899,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="how many music pieces (the first of the set) the loudness figures use (default 2; quick 1)")
     parser.add_argument("--smoothing", type=float, default=RenderConfig().smoothing,
                         help="style smoothing time constant in seconds (default: render's)")
+    parser.add_argument("--hold", type=float, default=None,
+                        help="RMS change of MVNet's image before the look follows it (default: render's)")
     parser.add_argument("--timing-ticks", type=int, default=None, help="ticks timed for the tick cost (default 200; quick 30)")
     parser.add_argument("--models", type=Path, default=None, help="folder of the ONNX graphs + manifest (default exported/)")
     parser.add_argument("--styles", type=Path, default=None, metavar="DIR",

@@ -85,6 +85,20 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _hold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an RMS difference in [0, 2], got {text!r}") from None
+    if not 0.0 <= value <= 2.0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"expected an RMS difference in [0, 2], got {text!r}")
+    return value
+
+
+HOLD_HELP = ("hold the look until MVNet's image (range -1..1) changes by more than this RMS, so steady music "
+             "keeps one look; changes beyond it are glided into by the smoothing (default 0: off)")
+
+
 def _positive_seconds(text: str) -> float:
     value = _seconds(text)
     if value == 0:
@@ -175,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_size(p, "the input's size")
     p.add_argument("--smoothing", type=_seconds, default=None,
                    help="time constant in seconds of the style's moving average (0: off; default 0.5)")
+    p.add_argument("--hold", type=_hold, default=None, help=HOLD_HELP)
     p.add_argument("--audio", type=Path, default=None, help="drive the style from, and mux, this audio file")
     p.add_argument("--start", type=_seconds, default=0.0, help="start at this time of the input (seconds)")
     p.add_argument("--duration", type=_positive_seconds, default=None, help="render only this many seconds")
@@ -225,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=_positive_seconds, default=None, help="stop after this many seconds")
     p.add_argument("--seed", type=_seed, default=None, help="seed of the fixed noise z (default 0)")
     p.add_argument("--smoothing", type=_seconds, default=None, help="style smoothing time constant, s (default 0.5)")
+    p.add_argument("--hold", type=_hold, default=None, help=HOLD_HELP)
     p.add_argument("--json", type=Path, default=None, help="write the end-of-set figures (fps, latency) here")
     p.add_argument("--camera-loss", choices=("last", "black"), default=None,
                    help="while a camera lost during the set is retried, show its last frame (default) or black; "

@@ -91,6 +91,42 @@ def test_ticker_smooths_with_the_time_since_the_last_tick(runners):
     assert np.allclose(b.matrix, expected, atol=1e-5)
 
 
+def test_hold_keeps_the_image_until_the_music_moves_it_past_the_threshold(runners):
+    """With `hold`, an image within `hold` RMS of the held one changes nothing; one beyond it, or
+    a new seed, is taken at once; the reactive look still acts on the held image every tick."""
+    mvnet, stnet = runners
+    controls = Controls(seed=0)
+    ticker = StyleTicker(mvnet, stnet, TickSettings(style_size=64, smoothing=0.0, hold=0.1), controls)
+    base = np.random.default_rng(2).uniform(-1, 1, (1, 3, 64, 64)).astype(np.float32)
+    assert ticker.held_image(base) is base
+    near = base + np.float32(0.09)                   # RMS 0.09: within the hold
+    assert ticker.held_image(near) is base
+    far = base + np.float32(0.11)                    # RMS 0.11 from the held image: taken
+    assert ticker.held_image(far) is far
+    assert ticker.held_image(far - np.float32(0.05)) is far   # measured from the new held image
+    controls.seed = 1
+    assert ticker.held_image(near) is near           # a new seed always shows
+    # through the whole tick: a steady window and one 50 ms later give the same state
+    audio = (0.1 * np.random.default_rng(3).standard_normal(ticker.mel_config.clip_samples * 2)).astype(np.float32)
+    hop = ticker.mel_config.hop
+    first = ticker.tick(audio, 0)
+    later = ticker.tick(audio, 16 * hop)
+    assert np.array_equal(first.matrix, later.matrix)
+    off = StyleTicker(mvnet, stnet, TickSettings(style_size=64, smoothing=0.0, hold=0.0), Controls(seed=1))
+    assert not np.array_equal(off.tick(audio, 0).matrix, off.tick(audio, 16 * hop).matrix)
+
+
+def test_tick_config_errors_name_the_file():
+    from livestyle.commands.render import RenderConfig
+    from livestyle.errors import UserError
+    from livestyle.runtime.style_ticker import check_tick_config
+
+    check_tick_config(RenderConfig(hold=0.05), "c.yaml:render")
+    for field, value in (("hold", -0.1), ("hold", 3.0), ("hold", "high"), ("smoothing", -1.0), ("smoothing", True)):
+        with pytest.raises(UserError, match=rf"c.yaml:render: {field} must be a number"):
+            check_tick_config(RenderConfig(**{field: value}), "c.yaml:render")
+
+
 def test_bank_follows_the_generated_image_and_rejects_bad_folders(runners, tmp_path):
     from livestyle.errors import UserError
     from livestyle.io.images import read_image, resize_to

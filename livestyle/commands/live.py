@@ -52,7 +52,7 @@ from livestyle.runtime.mvnet_runner import MVNetRunner
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
 from livestyle.runtime.style_bank import StyleBank
 from livestyle.runtime.reactive import Reactive, ReactiveConfig, load_reactive_config
-from livestyle.runtime.style_ticker import StyleTicker, TickSettings
+from livestyle.runtime.style_ticker import StyleTicker, TickSettings, check_tick_config
 from livestyle.runtime.style_state import StyleGlide
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class LiveConfig:
     cpu_style_hz: int = 5         # ... when the frames are painted on the CPU, which the tick shares;
                                   # states glide from tick to tick (StyleGlide), so no steps show
     smoothing: float = 0.5        # seconds; EMA of the style state, as in render
+    hold: float = 0.0             # RMS change of MVNet's image before the look follows, as in render
     style_size: int = 128
     seed: int = 0
     record_fps: int = 20          # constant rate of -o files and --stream
@@ -344,7 +345,7 @@ class LiveSet:
         self.dispatch.styles = 0 if bank is None else len(bank.states)
         self.style_hz = cfg.cpu_style_hz if self.stnet.provider == "cpu" else cfg.style_hz
         self.ticker = StyleTicker(MVNetRunner(engine, self.folder), self.stnet,
-                                  TickSettings(cfg.style_size, cfg.smoothing, 1.0 / self.style_hz),
+                                  TickSettings(cfg.style_size, cfg.smoothing, 1.0 / self.style_hz, cfg.hold),
                                   self.controls, bank, Reactive(job.reactive, 1.0 / self.style_hz))
         self.stats = LiveStats(provider=self.stnet.provider)
         self.t0 = time.monotonic()
@@ -547,9 +548,10 @@ def run(args: argparse.Namespace) -> None:
     gain = cfg.input_gain_db
     if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not -60.0 <= gain <= 60.0:
         raise UserError(f"{args.config}:live: input_gain_db must be a number of dB in [-60, 60], not {gain!r}")
-    for name in ("seed", "smoothing"):
+    for name in ("seed", "smoothing", "hold"):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
+    check_tick_config(cfg, f"{args.config}:live")
     window = not args.no_window and not (args.output or args.stream or args.virtual_cam or args.ndi) or args.window
     job = LiveJob(camera=args.camera, clip=args.clip, loop=args.loop, mic=args.mic, audio=args.audio,
                   window=window, fullscreen=args.fullscreen, record=args.output, stream=args.stream,

@@ -45,7 +45,7 @@ from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
 from livestyle.runtime.style_bank import StyleBank
 from livestyle.runtime.style_state import StyleTrack
 from livestyle.runtime.reactive import Reactive, ReactiveConfig, load_reactive_config
-from livestyle.runtime.style_ticker import StyleTicker, TickSettings
+from livestyle.runtime.style_ticker import StyleTicker, TickSettings, check_tick_config
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class RenderConfig:
                                    # cores: states are interpolated between ticks (StyleTrack), not
                                    # skipped (bench/RESULTS.md, issue 11)
     smoothing: float = 0.5         # seconds; see bench/temporal.py for how it was chosen
+    hold: float = 0.0              # RMS change of MVNet's image before the look follows (0: off)
     style_size: int = 128
     seed: int = 0
     crf: int = 20
@@ -283,7 +284,7 @@ def render(job: RenderJob) -> RenderStats:
     plan = plan.ticking_at(style_hz)
     bank = None if job.styles is None else StyleBank.from_folder(job.styles, stnet, cfg.style_size, cfg.styles_temperature)
     ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
-                         TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds), Controls(seed=cfg.seed), bank,
+                         TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds, cfg.hold), Controls(seed=cfg.seed), bank,
                          Reactive(job.reactive, plan.tick_seconds))
     mel_cfg = ticker.mel_config
     writer: VideoWriter | None = None  # created last, inside the try that deletes it on any failure
@@ -343,10 +344,11 @@ def run(args: argparse.Namespace) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 120:
             raise UserError(f"{args.config}:render: {name} must be a whole number of ticks per second in 1..120, "
                             f"not {value!r}")
-    for name in ("fps", "seed", "smoothing", "crf"):
+    for name in ("fps", "seed", "smoothing", "hold", "crf"):
         value = getattr(args, name)
         if value is not None:
             setattr(cfg, name, value)
+    check_tick_config(cfg, f"{args.config}:render")
     job = RenderJob(args.input, args.output, cfg, runtime, providers=args.providers, audio=args.audio,
                     start=args.start, duration=args.duration, size=args.size, height=args.height,
                     codec=args.codec, models=args.models, styles=args.styles, progress=not args.quiet,

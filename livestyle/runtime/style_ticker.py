@@ -25,6 +25,7 @@ import numpy as np
 from livestyle.audio.dynamics import Dynamics, dynamics
 from livestyle.audio.features import IncrementalMel, MelConfig, clip_start_for
 from livestyle.controls import CALIBRATE_HEADROOM_DB, CALIBRATE_SECONDS, Controls
+from livestyle.errors import UserError
 from livestyle.image_adjust import adjust
 from livestyle.runtime.reactive import NEUTRAL, Look, Reactive
 from livestyle.runtime.mvnet_runner import MVNetRunner, seeded_z
@@ -39,6 +40,20 @@ class TickSettings:
     style_size: int = 128        # the 64x64 MVNet image is upscaled to this before STNet
     smoothing: float = 0.5       # EMA time constant of the style state, seconds (0: off)
     tick_seconds: float = 0.05   # nominal time between ticks (20 Hz)
+    hold: float = 0.0            # RMS change of MVNet's image (range -1..1) before the look follows it
+                                 # (0: off); see StyleTicker.held_image
+
+
+HOLD_MAX = 2.0   # the largest RMS difference two images in -1..1 can have
+
+
+def check_tick_config(cfg, where: str) -> None:
+    """`smoothing` and `hold` of a render or live config section: one-line errors naming `where`."""
+    for name, low, high, unit in (("smoothing", 0.0, float("inf"), "seconds"), ("hold", 0.0, HOLD_MAX, "RMS")):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            bound = f">= {low:g}" if high == float("inf") else f"in [{low:g}, {high:g}]"
+            raise UserError(f"{where}: {name} must be a number {bound} ({unit}), not {value!r}")
 
 
 def style_input(style: np.ndarray, size: int) -> np.ndarray:
@@ -68,6 +83,8 @@ class StyleTicker:
         self._smoother = StyleSmoother(self.settings.smoothing, self.settings.tick_seconds)
         self._seed: int | None = None
         self._z: np.ndarray | None = None
+        self._held: np.ndarray | None = None   # the image the look follows while `hold` is on
+        self._held_seed: int | None = None
         self.state: StyleState | None = None
         self.last_dynamics: Dynamics | None = None   # level and onsets of the last tick's audio
         self.last_look: Look = NEUTRAL                # what the reactive mapping set last tick
@@ -96,6 +113,23 @@ class StyleTicker:
     def style_image(self, mel: np.ndarray) -> np.ndarray:
         """(3,128,256) log-mel -> MVNet style image (1,3,64,64) in [-1,1]."""
         return self.mvnet.style_tensor(mel[None], self.z)
+
+    def held_image(self, image: np.ndarray) -> np.ndarray:
+        """The image the look follows: with `hold` > 0, the last image that differed from its
+        predecessor by more than `hold` (RMS over pixels and channels), else `image` itself.
+
+        Why: MVNet turns the small differences between windows 50 ms apart into small changes of
+        its image, and the smoothing alone lets them through as a slow shimmer on steady music
+        (bench/RESULTS.md, issue 10). Held, steady music keeps one look; music that changes moves
+        the image past the threshold within a tick or a few, and the smoothing glides to it. A new
+        seed always takes effect (the N/P keys must do something)."""
+        hold = self.settings.hold
+        if hold <= 0:
+            return image
+        if (self._held is None or self._held_seed != self.controls.seed
+                or float(np.sqrt(np.mean(np.square(image - self._held)))) > hold):
+            self._held, self._held_seed = image, self.controls.seed
+        return self._held
 
     def style_state(self, image: np.ndarray, look: Look = NEUTRAL) -> StyleState:
         """MVNet's image as the style (brightness and contrast of `look` applied to it first), or,
@@ -156,6 +190,6 @@ class StyleTicker:
             self._smoother.set_time_constant(self.controls.smoothing)
         anchor = start + self.mel_config.clip_samples // 2 if anchor is None else anchor
         look = self.look(audio, anchor, seconds)
-        raw = self.style_state(self.style_image(self.mel_window(audio, start)), look)
+        raw = self.style_state(self.held_image(self.style_image(self.mel_window(audio, start))), look)
         self.state = self._smoother(raw, seconds)
         return self.state
