@@ -15,6 +15,8 @@ Actions (OSC address `/livestyle/<action>`; README "Control"):
   freeze [i]        hold the style (no value: toggle)           next tick
   seed i, next, prev  MVNet's noise seed                        through the smoothing
   smoothing f       seconds of style smoothing                  next tick
+  hold f            RMS change of MVNet's image before the look  next tick
+                    follows it, 0..2 (0: off; render --hold)
   style i           --styles bank image i; -1: the music picks  through the smoothing
   style/fraction f  the same from a knob or slider: 0 = the music picks, 0..1 spans the bank
   reactive f        how strongly loudness drives the look, 0..1 next tick
@@ -57,6 +59,7 @@ class Controls:
     blackout: bool = False       # show black
     strength: float = 1.0        # the performer's strength, times the reactive mapping's
     smoothing: float | None = None   # style smoothing in seconds; None: the config's
+    hold: float | None = None        # the style hold (StyleTicker.held_image); None: the config's
     style: int = -1              # --styles bank: -1 = the music chooses, i = that image
     reactive: float = 1.0        # share of the reactive mapping's effect: 0 = none, 1 = as configured
     overlay: bool = False        # the window's status overlay
@@ -74,9 +77,10 @@ CALIBRATE_SECONDS = 2.0         # audio the calibration measures
 GAIN_STEP_DB = 3.0              # one +/- key press
 GAIN_RANGE_DB = (-60.0, 60.0)
 SMOOTHING_RANGE_S = (0.0, 30.0)
+HOLD_RANGE = (0.0, 2.0)         # RMS between two images in -1..1
 PRESET_SLOTS = 100              # preset/save 0..99
 
-ACTIONS = ("bypass", "blackout", "freeze", "overlay", "strength", "seed", "next", "prev", "smoothing",
+ACTIONS = ("bypass", "blackout", "freeze", "overlay", "strength", "seed", "next", "prev", "smoothing", "hold",
            "style", "style/fraction", "reactive", "gain", "calibrate", "preset/save", "preset/recall")
 FLAG_ACTIONS = ("bypass", "blackout", "freeze", "overlay")            # a value of 0/1, or none: toggle
 WHOLE_ACTIONS = ("seed", "style", "preset/save", "preset/recall")     # whole numbers
@@ -84,7 +88,7 @@ WHOLE_ACTIONS = ("seed", "style", "preset/save", "preset/recall")     # whole nu
 # What a preset holds: the whole control state a performer sets, not one-shot requests
 # (calibrate) or what only the operator's window shows (overlay).
 PRESET_FIELDS = ("seed", "frozen", "input_gain_db", "bypass", "blackout", "strength", "smoothing",
-                 "style", "reactive")
+                 "hold", "style", "reactive")
 
 
 class PresetStore:
@@ -185,6 +189,7 @@ SLOT_CHECKS: dict[str, Callable[[Any], Any]] = {
     "input_gain_db": lambda v: _number(v, *GAIN_RANGE_DB),
     "strength": lambda v: _number(v, 0.0, 1.0),
     "smoothing": lambda v: None if v is None else _number(v, *SMOOTHING_RANGE_S),
+    "hold": lambda v: None if v is None else _number(v, *HOLD_RANGE),
     "style": lambda v: _whole(v, -1, 10**6),
     "reactive": lambda v: _number(v, 0.0, 1.0),
 }
@@ -214,6 +219,7 @@ class Dispatcher:
             "next": lambda *v: self._step_seed(v, 1),
             "prev": lambda *v: self._step_seed(v, -1),
             "smoothing": lambda *v: self._set("smoothing", _number(_one(v), *SMOOTHING_RANGE_S)),
+            "hold": lambda *v: self._set("hold", _number(_one(v), *HOLD_RANGE)),
             "style": lambda *v: self._set("style", self._style(_one(v))),
             "style/fraction": lambda *v: self._set("style", self._style(
                 round(_number(_one(v), 0.0, 1.0) * self.styles) - 1)),

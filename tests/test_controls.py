@@ -35,12 +35,13 @@ def test_values_and_toggles(tmp_path):
     assert d("seed", 7) and d("next") and d("next") and d("prev") and c.seed == 8
     assert d("seed", 0) and d("prev") and c.seed == 0                      # seeds stay >= 0
     assert d("smoothing", 2.0) and c.smoothing == 2.0
+    assert d("hold", 0.1) and c.hold == 0.1
     assert d("style", 2) and c.style == 2 and d("style", -1) and c.style == -1
     assert d("reactive", 0.5) and c.reactive == 0.5
     assert d("gain", -12) and c.input_gain_db == -12.0
     assert d("calibrate") and c.calibrate
     assert d("freeze", 1) and c.frozen
-    assert c.version == 19   # one per applied message
+    assert c.version == 20   # one per applied message
 
 
 def test_strength_combines_with_the_reactive_mapping_and_bypass():
@@ -52,7 +53,7 @@ def test_strength_combines_with_the_reactive_mapping_and_bypass():
 
 @pytest.mark.parametrize("action, values", [
     ("strength", (1.5,)), ("strength", ("loud",)), ("strength", ()), ("strength", (float("nan"),)),
-    ("seed", (2.5,)), ("seed", (-1,)), ("smoothing", (-1.0,)), ("gain", (99.0,)), ("reactive", (2.0,)),
+    ("seed", (2.5,)), ("seed", (-1,)), ("smoothing", (-1.0,)), ("hold", (3.0,)), ("gain", (99.0,)), ("reactive", (2.0,)),
     ("style", (0,)),          # no --styles bank in this set
     ("bypass", ("maybe",)), ("next", (1,)), ("calibrate", (1,)),
     ("preset/recall", (5,)),  # an empty slot
@@ -71,7 +72,7 @@ def test_bad_messages_are_logged_once_and_ignored(tmp_path, caplog, action, valu
 def test_presets_keep_the_whole_state_between_sets(tmp_path):
     d = make(tmp_path, styles=4)
     for call in (("seed", 5), ("strength", 0.7), ("style", 3), ("reactive", 0.2), ("smoothing", 1.5),
-                 ("gain", 6), ("freeze", 1)):
+                 ("hold", 0.1), ("gain", 6), ("freeze", 1)):
         d(*call)
     assert d("preset/save", 1)
     for call in (("seed", 9), ("strength", 0.1), ("style", -1), ("freeze", 0), ("bypass", 1), ("overlay", 1)):
@@ -82,8 +83,8 @@ def test_presets_keep_the_whole_state_between_sets(tmp_path):
     later = make(tmp_path, styles=4)   # the next set reads the file
     assert later("preset/recall", 1)
     c = later.controls
-    assert (c.seed, c.strength, c.style, c.reactive, c.smoothing, c.input_gain_db, c.frozen, c.bypass) == \
-        (5, 0.7, 3, 0.2, 1.5, 6.0, True, False)
+    assert (c.seed, c.strength, c.style, c.reactive, c.smoothing, c.hold, c.input_gain_db, c.frozen, c.bypass) == \
+        (5, 0.7, 3, 0.2, 1.5, 0.1, 6.0, True, False)
     assert c.preset == 1   # the overlay shows which slot is on
     small = make(tmp_path, styles=2)   # a smaller bank: the music chooses instead of image 3
     assert small("preset/recall", 1) and small.controls.style == -1

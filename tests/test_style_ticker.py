@@ -114,6 +114,12 @@ def test_hold_keeps_the_image_until_the_music_moves_it_past_the_threshold(runner
     assert np.array_equal(first.matrix, later.matrix)
     off = StyleTicker(mvnet, stnet, TickSettings(style_size=64, smoothing=0.0, hold=0.0), Controls(seed=1))
     assert not np.array_equal(off.tick(audio, 0).matrix, off.tick(audio, 16 * hop).matrix)
+    # the performer's `hold` control replaces the configured value
+    controls.hold = 0.0
+    assert ticker.held_image(near) is near and ticker.held_image(base) is base
+    controls.hold = 2.0                              # nothing in -1..1 moves that far
+    held = ticker.held_image(base)
+    assert held is not base and ticker.held_image(far) is held
 
 
 def test_tick_config_errors_name_the_file():

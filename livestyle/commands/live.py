@@ -306,7 +306,7 @@ class LiveSet:
         self.frames, self.states, self.shown = self.pipeline.latest(), self.pipeline.latest(), self.pipeline.latest()
         self.timeline = AudioTimeline(self.mel_cfg.sample_rate)
         self.controls = Controls(seed=self.cfg.seed, input_gain_db=self.cfg.input_gain_db,
-                                 smoothing=self.cfg.smoothing)
+                                 smoothing=self.cfg.smoothing, hold=self.cfg.hold)
         self.dispatch = Dispatcher(self.controls, PresetStore(job.presets or default_presets_path()))
         self.outputs: list[Any] = []
         self.sources: list[Any] = []

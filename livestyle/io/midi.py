@@ -31,7 +31,7 @@ from livestyle.native_output import captured_native_output
 log = logging.getLogger(__name__)
 
 TRIGGER_ACTIONS = ("next", "prev", "calibrate")
-DEFAULT_RANGES = {"strength": (0.0, 1.0), "reactive": (0.0, 1.0), "smoothing": (0.0, 4.0),
+DEFAULT_RANGES = {"strength": (0.0, 1.0), "reactive": (0.0, 1.0), "smoothing": (0.0, 4.0), "hold": (0.0, 0.3),
                   "gain": (-24.0, 24.0), "seed": (0.0, 127.0), "style": (-1.0, 15.0), "style/fraction": (0.0, 1.0)}
 
 DEFAULT_MAP: list[dict[str, Any]] = [
@@ -114,7 +114,7 @@ def parse_midi_map(entries: Any, where: str) -> list[MidiBinding]:
                 raise UserError(f"{at}: range must be two numbers, e.g. [0, 1]")
             rng = (float(rng[0]), float(rng[1]))
         value = e.get("value")
-        needs_value = action in ("seed", "strength", "smoothing", "style", "style/fraction", "reactive", "gain",
+        needs_value = action in ("seed", "strength", "smoothing", "hold", "style", "style/fraction", "reactive", "gain",
                                  "preset/save", "preset/recall")
         if kind == "note" and needs_value and value is None:
             raise UserError(f"{at}: a note on {action} needs a value: (a pad sends no amount)")

@@ -122,8 +122,9 @@ class StyleTicker:
         its image, and the smoothing alone lets them through as a slow shimmer on steady music
         (bench/RESULTS.md, issue 10). Held, steady music keeps one look; music that changes moves
         the image past the threshold within a tick or a few, and the smoothing glides to it. A new
-        seed always takes effect (the N/P keys must do something)."""
-        hold = self.settings.hold
+        seed always takes effect (the N/P keys must do something). The performer's `hold` control,
+        when set, replaces the configured value from this tick on."""
+        hold = self.settings.hold if self.controls.hold is None else self.controls.hold
         if hold <= 0:
             return image
         if (self._held is None or self._held_seed != self.controls.seed
