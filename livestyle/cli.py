@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+from livestyle.controls import HOLD_RANGE
 from livestyle.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,12 +87,14 @@ def _seconds(text: str) -> float:
 
 
 def _hold(text: str) -> float:
+    low, high = HOLD_RANGE
+    problem = f"expected an RMS difference in [{low:g}, {high:g}], got {text!r}"
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an RMS difference in [0, 2], got {text!r}") from None
-    if not 0.0 <= value <= 2.0:  # also rejects nan
-        raise argparse.ArgumentTypeError(f"expected an RMS difference in [0, 2], got {text!r}")
+        raise argparse.ArgumentTypeError(problem) from None
+    if not low <= value <= high:  # also rejects nan
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 

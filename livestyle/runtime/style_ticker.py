@@ -24,7 +24,7 @@ import numpy as np
 
 from livestyle.audio.dynamics import Dynamics, dynamics
 from livestyle.audio.features import IncrementalMel, MelConfig, clip_start_for
-from livestyle.controls import CALIBRATE_HEADROOM_DB, CALIBRATE_SECONDS, Controls
+from livestyle.controls import CALIBRATE_HEADROOM_DB, CALIBRATE_SECONDS, HOLD_RANGE, Controls
 from livestyle.errors import UserError
 from livestyle.image_adjust import adjust
 from livestyle.runtime.reactive import NEUTRAL, Look, Reactive
@@ -44,12 +44,9 @@ class TickSettings:
                                  # (0: off); see StyleTicker.held_image
 
 
-HOLD_MAX = 2.0   # the largest RMS difference two images in -1..1 can have
-
-
 def check_tick_config(cfg, where: str) -> None:
     """`smoothing` and `hold` of a render or live config section: one-line errors naming `where`."""
-    for name, low, high, unit in (("smoothing", 0.0, float("inf"), "seconds"), ("hold", 0.0, HOLD_MAX, "RMS")):
+    for name, low, high, unit in (("smoothing", 0.0, float("inf"), "seconds"), ("hold", *HOLD_RANGE, "RMS")):
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
             bound = f">= {low:g}" if high == float("inf") else f"in [{low:g}, {high:g}]"
