@@ -105,6 +105,7 @@ def test_hold_keeps_the_image_until_the_music_moves_it_past_the_threshold(runner
     assert ticker.held_image(far) is far
     assert ticker.held_image(far - np.float32(0.05)) is far   # measured from the new held image
     controls.seed = 1
+    ticker.z                                         # the tick asks for the new seed's z first
     assert ticker.held_image(near) is near           # a new seed always shows
     # through the whole tick: a steady window and one 50 ms later give the same state
     audio = (0.1 * np.random.default_rng(3).standard_normal(ticker.mel_config.clip_samples * 2)).astype(np.float32)

@@ -81,7 +81,6 @@ class StyleTicker:
         self._seed: int | None = None
         self._z: np.ndarray | None = None
         self._held: np.ndarray | None = None   # the image the look follows while `hold` is on
-        self._held_seed: int | None = None
         self.state: StyleState | None = None
         self.last_dynamics: Dynamics | None = None   # level and onsets of the last tick's audio
         self.last_look: Look = NEUTRAL                # what the reactive mapping set last tick
@@ -101,6 +100,7 @@ class StyleTicker:
         if self._seed != self.controls.seed:
             self._seed = self.controls.seed
             self._z = seeded_z(self._seed, 1, self.mvnet.z_dim)
+            self._held = None   # a new seed always shows, whatever the hold
         return self._z
 
     def mel_window(self, audio, start: int) -> np.ndarray:
@@ -112,21 +112,20 @@ class StyleTicker:
         return self.mvnet.style_tensor(mel[None], self.z)
 
     def held_image(self, image: np.ndarray) -> np.ndarray:
-        """The image the look follows: with `hold` > 0, the last image that differed from its
-        predecessor by more than `hold` (RMS over pixels and channels), else `image` itself.
+        """The image the look follows: with `hold` > 0, the last image that differed by more than
+        `hold` (RMS over pixels and channels) from the one held before it, else `image` itself.
 
         Why: MVNet turns the small differences between windows 50 ms apart into small changes of
         its image, and the smoothing alone lets them through as a slow shimmer on steady music
         (bench/RESULTS.md, issue 10). Held, steady music keeps one look; music that changes moves
         the image past the threshold within a tick or a few, and the smoothing glides to it. A new
-        seed always takes effect (the N/P keys must do something). The performer's `hold` control,
-        when set, replaces the configured value from this tick on."""
+        seed always takes effect (the N/P keys must do something: `z` drops the held image). The
+        performer's `hold` control, when set, replaces the configured value from this tick on."""
         hold = self.settings.hold if self.controls.hold is None else self.controls.hold
         if hold <= 0:
             return image
-        if (self._held is None or self._held_seed != self.controls.seed
-                or float(np.sqrt(np.mean(np.square(image - self._held)))) > hold):
-            self._held, self._held_seed = image, self.controls.seed
+        if self._held is None or float(np.sqrt(np.mean(np.square(image - self._held)))) > hold:
+            self._held = image
         return self._held
 
     def style_state(self, image: np.ndarray, look: Look = NEUTRAL) -> StyleState:
