@@ -413,7 +413,9 @@ class Runtime:
     """The shipped graphs on ONNX Runtime, and render's tick/frame loop around them."""
 
     def __init__(self, models: Path | None, threads: int, providers: tuple[str, ...], smoothing: float,
-                 styles: Path | None = None, reactive=None, hold: float | None = None):
+                 styles: Path | None = None, reactive=None, hold: float | None = None,
+                 styles_temperature: float | None = None, styles_follow: float | None = None,
+                 styles_seed_turn: float | None = None):
         from livestyle.commands.render import RenderConfig
         from livestyle.runtime.reactive import ReactiveConfig
         from livestyle.io.images import fit_height, read_image
@@ -426,6 +428,8 @@ class Runtime:
         self.reactive = reactive if reactive is not None else ReactiveConfig()  # render's default: on
         self.smoothing = smoothing
         self.hold = self.render_cfg.hold if hold is None else hold
+        self.follow = self.render_cfg.styles_follow if styles_follow is None else styles_follow
+        temperature = self.render_cfg.styles_temperature if styles_temperature is None else styles_temperature
         self.style_size = self.render_cfg.style_size
         self.tick_seconds = 1.0 / self.render_cfg.style_hz          # as RenderPlan
         self.folder = models_dir(models)
@@ -436,7 +440,9 @@ class Runtime:
         if styles is not None:  # render --styles DIR: the music chooses among the user's images
             from livestyle.runtime.style_bank import StyleBank
 
-            self.bank = StyleBank.from_folder(styles, self.stnet, self.style_size, self.render_cfg.styles_temperature)
+            self.bank = StyleBank.from_folder(styles, self.stnet, self.style_size, temperature)
+            if styles_seed_turn is not None:
+                self.bank.seed_turn = styles_seed_turn
         self.mel_config = self.mvnet.mel_config
         self.sample_rate = self.mel_config.sample_rate
         photo = fit_height(read_image(PHOTO), PHOTO_HEIGHT)
@@ -449,7 +455,7 @@ class Runtime:
         from livestyle.runtime.reactive import Reactive
 
         return StyleTicker(self.mvnet, self.stnet, TickSettings(self.style_size, self.smoothing, self.tick_seconds,
-                                                                   self.hold),
+                                                                   self.hold, self.follow),
                            Controls(seed=seed), self.bank, Reactive(self.reactive, self.tick_seconds))
 
     def run(self, audio: np.ndarray, seconds: float, seed: int = 0, frame_times=None,
@@ -486,7 +492,10 @@ class Runtime:
 
     def _frame(self, ticker, track, audio, t, keep_styles, styles, on_frame) -> np.ndarray:
         frame = self.stnet.stylize(self.photo, track.at(float(t)))
-        if keep_styles:
+        if keep_styles and self.bank is not None and self.bank.thumbnails and ticker.last_weights is not None:
+            # the look on screen comes from the bank: its image with the largest weight this tick
+            styles.append(self.bank.thumbnails[int(np.argmax(ticker.last_weights))])
+        elif keep_styles:
             image = ticker.style_image(ticker.mel_window(audio, ticker.centred_start(float(t))))
             styles.append((np.clip(image[0].transpose(1, 2, 0) * 0.5 + 0.5, 0, 1) * 255 + 0.5).astype(np.uint8))
         if on_frame is not None:
@@ -583,7 +592,8 @@ def temporal_run(rt: Runtime, audio: np.ndarray, first: float, section: float, t
 
 # ------------------------------------------------------------------------------ contact sheet
 
-def contact_sheet(rows: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]], photo: np.ndarray) -> np.ndarray:
+def contact_sheet(rows: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]], photo: np.ndarray,
+                  upper: str = "MVNet's image") -> np.ndarray:
     """rows: (id, subtitle, times, style images, restyled photos). The photo itself first, then one
     block per piece: MVNet's image (nearest-neighbour x1.5, so a 2-pixel pattern stays visible)
     above the restyled photo, one column per time."""
@@ -598,7 +608,7 @@ def contact_sheet(rows: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]
     def text(s, x, y, scale=0.4):
         cv2.putText(sheet, s, (x, y), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
 
-    text("bench/fidelity.py: per piece, MVNet's image (above) and the photo restyled by render's path (below)", 4, 16)
+    text(f"bench/fidelity.py: per piece, {upper} (above) and the photo restyled by render's path (below)", 4, 16)
     y = title_h
     sheet[y:y + ph, label_w:label_w + pw] = photo
     text("the photo", 4, y + 20)
@@ -678,14 +688,23 @@ def run(args: argparse.Namespace) -> dict:
     from livestyle.config import to_dict
     from livestyle.runtime.reactive import load_reactive_config
 
-    rt = Runtime(args.models, args.threads, tuple(args.providers.split(",")), args.smoothing, args.styles,
-                 load_reactive_config(args.config, args.no_reactive), args.hold)
+    from livestyle.commands.render import RenderConfig
+    from livestyle.runtime.style_bank import styles_folder
+
+    styles = styles_folder(args.styles or RenderConfig().styles, "--styles")
+    rt = Runtime(args.models, args.threads, tuple(args.providers.split(",")), args.smoothing, styles,
+                 load_reactive_config(args.config, args.no_reactive), args.hold, args.styles_temperature,
+                 args.styles_follow, args.styles_seed_turn)
     sr = rt.sample_rate
 
     print(f"fidelity: set {args.set}{' (quick)' if args.quick else ''}, {len(plan.pieces)} pieces x "
           f"{plan.seconds:g} s, smoothing {rt.smoothing:g} s, hold {rt.hold:g}, seeds {plan.seeds} on {len(plan.seed_pieces)} pieces, "
           f"loudness on {len(plan.loud_pieces)}, models {rt.folder}, {args.threads} thread(s), {rt.stnet.provider}"
-          + (f", style bank {args.styles} ({len(rt.bank.states)} images)" if rt.bank is not None else ""),
+          + (f", style bank {styles} ({len(rt.bank.states)} images, steered by "
+             f"{'the music embedding' if rt.mvnet.music_map is not None else 'MVNet image colours'}, "
+             f"temperature {rt.bank.temperature:g}, follow {rt.follow:g} s, "
+             f"seed turn {rt.bank.seed_turn:g} rad)"
+             if rt.bank is not None else ""),
           flush=True)
     t0 = time.perf_counter()
     audio = {p["id"]: piece_audio(p, sr, args.cache, plan.seconds) for p in plan.pieces}
@@ -811,7 +830,7 @@ def run(args: argparse.Namespace) -> dict:
                      "models": str(rt.folder), "providers": rt.stnet.provider, "threads": args.threads,
                      "seeds": plan.seeds, "seed_pieces": [p["id"] for p in plan.seed_pieces],
                      "loudness_pieces": [p["id"] for p in plan.loud_pieces], "identification_guard_s": guard,
-                     "styles": None if args.styles is None else str(args.styles),
+                     "styles": args.styles or RenderConfig().styles,
                      "reactive": to_dict(rt.reactive)},
         "targets": {k: {"value": _round(figures[k]), "target": f"{op} {thr:g}", "result": check(k, figures[k]),
                         "what": what} for k, (op, thr, what) in TARGETS.items()},
@@ -841,7 +860,8 @@ def run(args: argparse.Namespace) -> dict:
             pick = [k for k, t in enumerate(ps.times) if int(round(t)) % SHEET_EVERY_S == 0]
             rows.append((p["id"], p["genre"].split(" (")[0], ps.times[pick], ps.styles[pick], ps.frames[pick]))
         args.sheet.parent.mkdir(parents=True, exist_ok=True)
-        write_image(args.sheet, contact_sheet(rows, rt.photo))
+        write_image(args.sheet, contact_sheet(rows, rt.photo, "MVNet's image" if rt.bank is None
+                                              else "the bank image with the largest weight"))
         result["sheet"] = str(args.sheet)
     return result
 
@@ -903,9 +923,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="RMS change of MVNet's image before the look follows it (default: render's)")
     parser.add_argument("--timing-ticks", type=int, default=None, help="ticks timed for the tick cost (default 200; quick 30)")
     parser.add_argument("--models", type=Path, default=None, help="folder of the ONNX graphs + manifest (default exported/)")
-    parser.add_argument("--styles", type=Path, default=None, metavar="DIR",
-                        help="measure render's --styles mode: the music chooses and blends among this folder's "
-                             "images (default: MVNet's image is the style)")
+    parser.add_argument("--styles", default=None, metavar="DIR|builtin|mvnet",
+                        help="as render's --styles: the bank the music steers, a folder, builtin or mvnet "
+                             "(MVNet's image itself); default: render's default (builtin)")
+    parser.add_argument("--styles-temperature", type=float, default=None,
+                        help="with --styles: softmax temperature of the bank's blend (default: render's)")
+    parser.add_argument("--styles-seed-turn", type=float, default=None,
+                        help="with --styles: radians the seed turns the bank's directions (default the bank's)")
+    parser.add_argument("--styles-follow", type=float, default=None,
+                        help="with --styles: seconds the steering music embedding is averaged over (default: render's)")
     parser.add_argument("--config", type=Path, default=None,
                         help="a livestyle config whose reactive: section to measure (default: the built-in defaults)")
     parser.add_argument("--no-reactive", action="store_true",
@@ -928,7 +954,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.seeds < 1 or args.seed_pieces < 0 or args.loudness_pieces < 0 or args.timing_ticks < 2:
         parser.error("--seeds must be >= 1, --timing-ticks >= 2, piece counts >= 0")
     official = args.set == "reporting" and not q and args.styles is None
-    stem = f"fidelity_{args.set}{'_styles' if args.styles is not None else ''}{'_quick' if q else ''}"
+    stem = f"fidelity_{args.set}{'_' + Path(args.styles).name if args.styles is not None else ''}{'_quick' if q else ''}"
     if args.json is None:
         args.json = BENCH / "fidelity.json" if official else REPO / "runs" / f"{stem}.json"
     if args.sheet is None:

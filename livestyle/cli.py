@@ -159,9 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     shared = _shared_parsers()
     runtime = [shared["models"], shared["runtime"]]
     styles = argparse.ArgumentParser(add_help=False)
-    styles.add_argument("--styles", type=Path, default=None, metavar="DIR",
-                        help="a folder of your own style images (up to 64): each tick the music chooses and "
-                             "blends among them, instead of painting with MVNet's image itself")
+    styles.add_argument("--styles", default=None, metavar="DIR|builtin|mvnet",
+                        help="the looks the music chooses and blends among each tick, steered by MVNet's music "
+                             "embedding: a folder of your own style images (up to 64), or builtin (the default: "
+                             "twelve paintings shipped with livestyle); mvnet paints with MVNet's generated "
+                             "image itself (default: the config's styles, builtin)")
     styles.add_argument("--no-reactive", action="store_true",
                         help="the music's loudness and attacks leave the picture alone (by default loud "
                              "passages get full style and a bright, contrasty look, quiet ones a paler, "
@@ -314,9 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Export trained weights to ONNX and record sha256 and the max "
                                    "abs difference vs torch in exported/manifest.json. Needs the "
                                    "train extra (torch).")
-    p.add_argument("model", choices=["stnet", "lite", "mvnet", "vis2mus"],
+    p.add_argument("model", choices=["stnet", "lite", "mvnet", "vis2mus", "music-map"],
                    help="which network (lite needs r31 exported first: it shares its style graph; vis2mus is "
-                        "written as safetensors, not ONNX)")
+                        "written as safetensors, not ONNX); music-map: fit, for the MVNet already in "
+                        "--out-dir, the map of its music embedding that steers a style bank (export mvnet "
+                        "does this itself when the run's training audio is at hand)")
+    p.add_argument("--audio-csv", type=Path, default=None,
+                   help="music-map: MVNet's training music (audio.csv of `livestyle data starter DIR`)")
     p.add_argument("--default-on-cpu", action="store_true",
                    help="lite: let --model auto pick it on CPU-only machines (set only once "
                         "bench/stnet_quality.py shows it within issue 11's margins of r31)")

@@ -86,8 +86,9 @@ def media(tmp_path_factory) -> dict[str, Path]:
     manifest["models"].pop("lite", None)
     manifest["models"].pop("vis2mus", None)   # an export without the Vis2Mus weights either
     (no_lite / "manifest.json").write_text(json.dumps(manifest))
-    for graph in (REPO / "exported").glob("*.onnx"):
-        (no_lite / graph.name).symlink_to(graph)
+    for graph in (REPO / "exported").iterdir():
+        if graph.name != "manifest.json" and graph.suffix in (".onnx", ".json"):
+            (no_lite / graph.name).symlink_to(graph)
     import mido
 
     waltz = mido.MidiFile(type=1)
@@ -167,6 +168,15 @@ class Ctx:
         folder = self.empty_dir(name)
         (folder / "good.png").write_bytes(self.m["style"].read_bytes())
         (folder / "broken.png").write_bytes(b"not an image at all")
+        return folder
+
+    def mvnet_export(self, name: str) -> Path:
+        """A folder with the exported MVNet and the manifest only (no music map)."""
+        folder = self.empty_dir(name)
+        manifest = json.loads((REPO / "exported" / "manifest.json").read_text())
+        manifest["models"]["mvnet"].pop("music_map", None)
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        (folder / "mvnet.onnx").write_bytes((REPO / "exported" / "mvnet.onnx").read_bytes())
         return folder
 
     def config(self, name: str, text: str) -> Path:
@@ -367,6 +377,30 @@ CASES: list[tuple[str, Callable[[Ctx], Built], str, str | None]] = [
     ("render --styles with an unreadable image",
      lambda c: (render_cmd(c, "--styles", c.broken_bank("bank"), "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
      "not a readable image", "broken.png"),
+    ("render --styles that is empty",
+     lambda c: (render_cmd(c, "--styles", "", "-o", c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "styles must be a folder of images, 'builtin'", "--styles"),
+    ("render styles in the config that is a number",
+     lambda c: (render_cmd(c, "--config", c.config("st.yaml", "render:\n  styles: 5\n"), "-o", c.tmp / "o.mp4"),
+                c.tmp / "o.mp4", []),
+     "styles must be text", "st.yaml"),
+    ("live styles in the config that names no folder",
+     lambda c: (live_cmd(c, "--config", c.config("sl.yaml", f"live:\n  styles: {c.tmp / 'gone'}\n"), "-o",
+                         c.tmp / "o.mp4"), c.tmp / "o.mp4", []),
+     "needs a folder of images", "gone"),
+    ("live styles_follow below 0 in the config",
+     lambda c: (live_cmd(c, "--config", c.config("sf.yaml", "live:\n  styles_follow: -2\n"), "-o", c.tmp / "o.mp4"),
+                c.tmp / "o.mp4", []),
+     "styles_follow must be a number >= 0", "sf.yaml"),
+    ("export music-map without --audio-csv",
+     lambda c: (["export", "music-map", "--out-dir", c.mvnet_export("exp")], c.tmp / "exp" / "mvnet_music.json",
+                [c.tmp / "exp" / "mvnet.onnx"]), "needs --audio-csv", "music-map"),
+    ("export music-map with an --audio-csv that is missing",
+     lambda c: (["export", "music-map", "--audio-csv", c.tmp / "none.csv", "--out-dir", c.mvnet_export("exp")],
+                c.tmp / "exp" / "mvnet_music.json", [c.tmp / "exp" / "mvnet.onnx"]), "not found", "none.csv"),
+    ("export music-map into a folder without an MVNet",
+     lambda c: (["export", "music-map", "--audio-csv", c.config("a.csv", "path,year\n"), "--out-dir",
+                 c.empty_dir("bare")], c.tmp / "bare" / "mvnet_music.json", []), "no exported MVNet", "bare"),
     # reactive: (issue 10): the loudness mapping's config section
     ("render reactive: floor above the reference",
      lambda c: (render_cmd(c, "--config", c.config("up.yaml", "reactive:\n  reference_dbfs: -60\n"), "-o", c.tmp / "o.mp4"),

@@ -33,12 +33,12 @@ def test_yaml_is_read_with_safe_load_only():
 
 
 def test_shipped_models_are_onnx_or_safetensors_and_checksummed():
-    """No pickle ships: ONNX graphs, and PolyDis's weights as safetensors (a header and raw
-    tensors), every file listed with its sha256."""
+    """No pickle ships: ONNX graphs, PolyDis's weights as safetensors (a header and raw
+    tensors), MVNet's music map as plain JSON numbers, every file listed with its sha256."""
     import json
 
     files = {p.name for p in (REPO / "exported").iterdir() if p.is_file()}
-    models = {f for f in files if f.endswith((".onnx", ".safetensors"))}
+    models = {f for f in files if f.endswith((".onnx", ".safetensors")) or f == "mvnet_music.json"}
     assert files <= {"manifest.json", "README.md"} | models
     graphs = json.loads((REPO / "exported" / "manifest.json").read_text())["graphs"]
     assert models == set(graphs)

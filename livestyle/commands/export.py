@@ -403,8 +403,10 @@ def merge_carried(entry: dict[str, Any], carried: dict[str, Any]) -> None:
 
 
 def export_mvnet(checkpoint: Path, out_dir: Path, training_command: str | None = None) -> dict[str, Any]:
-    """mvnet.onnx: inputs mel (N,3,128,256) and z (N,256,8,8), output style (N,3,64,64) in [-1,1].
-    Spectral norm is folded into plain weights; the latent resize is a deterministic Resize."""
+    """mvnet.onnx: inputs mel (N,3,128,256) and z (N,256,8,8), outputs style (N,3,64,64) in [-1,1]
+    and music (N,128), E's embedding; plus mvnet_music.json, its whitening map, fitted on the
+    training music where the run's audio_csv is at hand. Spectral norm is folded into plain weights;
+    the latent resize is a deterministic Resize."""
     from livestyle.models.mvnet import MVNet, fold_spectral_norm
 
     if not checkpoint.is_file():
@@ -422,8 +424,9 @@ def export_mvnet(checkpoint: Path, out_dir: Path, training_command: str | None =
 
     export_graph(net, inputs((1,)), path, ["mel", "z"], ["style"],
                  {"mel": {0: "N"}, "z": {0: "N"}, "style": {0: "N"}})
+    expose_music(path)
     batches = ((1,), (2,), (4,))
-    diff = parity(net, path, inputs, batches)
+    diff = parity(StyleAndMusic(net), path, inputs, batches)
     log.info("parity: mvnet %.3g (max abs diff vs torch)", diff)
     if diff > TOLERANCE:
         raise RuntimeError(f"mvnet.onnx: ONNX Runtime differs from torch by {diff:.3g} > {TOLERANCE}")
@@ -431,7 +434,8 @@ def export_mvnet(checkpoint: Path, out_dir: Path, training_command: str | None =
     manifest = read_manifest(out_dir)
     manifest["format"] = MANIFEST_FORMAT
     entry = graph_entry(path, {"mel": "float32 (N,3,128,256) log-mel", "z": f"float32 (N,{net.z_dim},8,8)"},
-                        {"style": "float32 (N,3,64,64) RGB in [-1,1]"}, diff, ())
+                        {"style": "float32 (N,3,64,64) RGB in [-1,1]",
+                         "music": "float32 (N,128) E's embedding: the 1x8x16 latent, flattened"}, diff, ())
     entry.pop("parity_sizes_hw")
     entry["parity_batches"] = [b[0] for b in batches]
     manifest["graphs"]["mvnet.onnx"] = entry
@@ -449,6 +453,140 @@ def export_mvnet(checkpoint: Path, out_dir: Path, training_command: str | None =
         "exported": {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "checkpoint_sha256": sha256(checkpoint), "torch": torch.__version__},
     }
+    write_manifest(out_dir, manifest)
+    audio_csv = Path(cfg["audio_csv"]) if cfg.get("audio_csv") else None
+    if audio_csv is not None and audio_csv.is_file():
+        return export_music_map(out_dir, audio_csv)
+    log.warning("no music map: the run's audio_csv (%s) is not here; a style bank will be steered by MVNet's "
+                "image colours until `livestyle export music-map --audio-csv CSV` is run", audio_csv)
+    return manifest
+
+
+class StyleAndMusic(torch.nn.Module):
+    """MVNet's two exported outputs, for the parity check: the style image and E's flattened latent."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, mel: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        latent = self.net.encoder(mel)
+        return self.net.generate(latent, z), latent.flatten(1)
+
+
+def expose_music(path: Path) -> bool:
+    """Add E's embedding to mvnet.onnx as a second output, `music` (N, 128): the encoder's 1x8x16
+    latent, flattened, taken where it enters the Resize that sizes it for G. Nothing is computed
+    differently (the style output stays bit-identical); graphs exported before the output existed
+    gain it without their checkpoint. False if the graph already has it."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    if any(o.name == "music" for o in graph.output):
+        return False
+    concat = next((n for n in graph.node if n.op_type == "Concat" and "z" in n.input), None)
+    latent_in = [i for i in concat.input if i != "z"] if concat is not None else []
+    resize = next((n for n in graph.node if latent_in and latent_in[0] in n.output), None)
+    if resize is None or resize.op_type != "Resize":
+        raise UserError(f"{path}: not an MVNet graph this livestyle knows (no Resize of the encoder's latent "
+                        f"feeding the Concat with z)")
+    graph.node.append(onnx.helper.make_node("Flatten", [resize.input[0]], ["music"], axis=1, name="music_flatten"))
+    graph.output.append(onnx.helper.make_tensor_value_info("music", onnx.TensorProto.FLOAT, ["N", None]))
+    onnx.checker.check_model(model)
+    tmp = temporary_beside(path)
+    try:
+        onnx.save(model, str(tmp))
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def music_latents(graph: Path, recordings: list[Path], mel: dict[str, Any], z_dim: int,
+                  progress: bool = True) -> np.ndarray:
+    """E's embedding of WINDOWS_PER_PIECE windows spread over every recording, with the graph on
+    ONNX Runtime's CPU provider."""
+    import onnxruntime as ort
+    from tqdm import tqdm
+
+    from livestyle.audio.features import MelConfig, log_mel_window
+    from livestyle.io.decode import load_audio
+    from livestyle.runtime.music_map import window_starts
+
+    cfg = MelConfig(**mel)
+    session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
+    z = np.zeros((1, z_dim, 8, 8), np.float32)
+    latents = []
+    for path in tqdm(recordings, desc="music map", disable=not progress):
+        audio = load_audio(path, cfg.sample_rate)
+        for start in window_starts(len(audio), cfg.clip_samples):
+            window = log_mel_window(audio, start, cfg)
+            latents.append(session.run(["music"], {"mel": window[None].astype(np.float32), "z": z})[0][0])
+    return np.stack(latents)
+
+
+def export_music_map(out_dir: Path, audio_csv: Path, command: str | None = None) -> dict[str, Any]:
+    """mvnet_music.json: the whitening map of E's embedding (runtime/music_map.py), fitted on the
+    music MVNet trained on, for the mvnet.onnx in `out_dir` (given the `music` output first if it
+    lacks it, with the style output checked bit-identical). The graph is changed on a copy and
+    the folder only once everything worked: a failure leaves the export as it was."""
+    import shutil
+
+    import onnxruntime as ort
+
+    from livestyle.runtime.music_map import COMPONENTS, FILE, WINDOWS_PER_PIECE, MusicMap
+    from livestyle.train.data import read_year_csv
+
+    graph = out_dir / "mvnet.onnx"
+    manifest = read_manifest(out_dir)
+    info = manifest["models"].get("mvnet")
+    if not graph.is_file() or info is None:
+        raise UserError(f"{out_dir}: no exported MVNet (run `livestyle export mvnet` first)")
+    if not Path(audio_csv).is_file():
+        raise UserError(f"{audio_csv}: not found (build MVNet's training set with `livestyle data starter DIR`)")
+    recordings = [item.path for item in read_year_csv(audio_csv)]
+    missing = [str(p) for p in recordings if not p.is_file()]
+    if missing:
+        raise UserError(f"{audio_csv}: {len(missing)} recording(s) not found, e.g. {missing[0]} "
+                        f"(rebuild the set with `livestyle data starter DIR`)")
+    work = temporary_beside(graph)
+    try:
+        shutil.copyfile(graph, work)
+        added = expose_music(work)
+        rng = np.random.default_rng(0)
+        probe = {"mel": (rng.standard_normal((2, 3, 128, 256)) * 3 - 5).astype(np.float32),
+                 "z": rng.standard_normal((2, info["z_dim"], 8, 8)).astype(np.float32)}
+        styles = [ort.InferenceSession(str(g), providers=["CPUExecutionProvider"]).run(["style"], probe)[0]
+                  for g in (graph, work)]
+        if not np.array_equal(*styles):
+            raise RuntimeError(f"{graph}: the style output changed when the music output was added")
+        latents = music_latents(work, recordings, info["mel"], info["z_dim"])
+        music_map = MusicMap.fit(latents)
+        share = float(np.sum(music_map.scales ** 2) / np.sum(latents.var(0)))
+        about = {"what": "whitening map of MVNet's music embedding (livestyle/runtime/music_map.py)",
+                 "audio_csv": str(audio_csv), "data": "MVNet's training music: `livestyle data starter DIR` writes "
+                 "DIR/audio.csv (music21 scores rendered with FluidSynth, and the bundled recordings)",
+                 "pieces": len(recordings), "windows": len(latents), "windows_per_piece": WINDOWS_PER_PIECE,
+                 "components": COMPONENTS, "variance_share": round(share, 4)}
+        path = out_dir / FILE
+        tmp = temporary_beside(path)
+        tmp.write_text(music_map.to_json(about) + "\n")
+        tmp.replace(path)
+        work.replace(graph)
+    finally:
+        work.unlink(missing_ok=True)
+    entry = manifest["graphs"]["mvnet.onnx"]
+    entry["sha256"], entry["bytes"] = sha256(graph), graph.stat().st_size
+    entry["outputs"]["music"] = "float32 (N,128) E's embedding: the 1x8x16 latent, flattened"
+    manifest["graphs"][FILE] = {"sha256": sha256(path), "bytes": path.stat().st_size,
+                                "format": "JSON: mean, components, scales (runtime/music_map.py)"}
+    info["music_map"] = dict(
+        about, file=FILE, command=command or "livestyle export music-map --audio-csv " + shlex.quote(str(audio_csv)),
+        music_output="added to the exported graph (export.expose_music): the style output is bit-identical"
+        if added else (info.get("music_map") or {}).get("music_output", "exported with the graph"),
+        at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     write_manifest(out_dir, manifest)
     return manifest
 
@@ -563,6 +701,15 @@ def export_vis2mus(checkpoint: Path, out_dir: Path, training_command: str | None
 
 def run(args: argparse.Namespace) -> None:
     """`livestyle export`: options -> job -> result on the terminal."""
+    if args.model == "music-map":
+        if args.audio_csv is None:
+            raise UserError("export music-map needs --audio-csv (MVNet's training music: audio.csv of "
+                            "`livestyle data starter DIR`)")
+        info = export_music_map(Path(args.out_dir), args.audio_csv)["models"]["mvnet"]["music_map"]
+        print(f"{Path(args.out_dir) / info['file']}: {info['components']} directions of MVNet's music embedding "
+              f"({info['variance_share']:.0%} of its variance) from {info['windows']} windows of {info['pieces']} "
+              f"recordings; mvnet.onnx now also outputs `music`")
+        return
     checkpoint = Path(args.checkpoint or DEFAULT_CHECKPOINTS[args.model])
     exporter = {"stnet": export_stnet, "mvnet": export_mvnet, "lite": export_lite, "vis2mus": export_vis2mus}[args.model]
     options = {"fp16": args.fp16} if args.model == "stnet" else {}

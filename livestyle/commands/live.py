@@ -50,7 +50,7 @@ from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
 from livestyle.runtime.manifest import model_info, models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
-from livestyle.runtime.style_bank import StyleBank
+from livestyle.runtime.style_bank import BUILTIN, StyleBank, styles_folder
 from livestyle.runtime.reactive import Reactive, ReactiveConfig, load_reactive_config
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings, check_tick_config
 from livestyle.runtime.style_state import StyleGlide
@@ -73,7 +73,10 @@ class LiveConfig:
     crf: int = 23
     stream_kbps: int = 4000
     status_every: float = 2.0     # seconds between status lines on a terminal
+    styles: str = "builtin"        # the bank the music steers: builtin (the shipped paintings), mvnet
+                                   # (MVNet's image itself) or a folder of images; --styles overrides
     styles_temperature: float = 0.5  # --styles: lower = the music picks one look, higher = blends
+    styles_follow: float = 3.0     # --styles: seconds the music embedding that steers the bank is averaged over
     input_gain_db: float = 0.0    # added to the measured level for the reactive mapping; C/+/- keys change it
     camera_loss: str = "last"     # while a lost camera is retried: "last" frame or "black"
 
@@ -97,7 +100,7 @@ class LiveJob:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     providers: tuple[str, ...] | None = None
     models: Path | None = None
-    styles: Path | None = None    # a folder of the user's style images: the music chooses among them
+    styles: Path | None = BUILTIN  # the bank's folder (the music chooses among its images); None: MVNet's image
     reactive: ReactiveConfig = field(default_factory=ReactiveConfig)  # loudness/onsets -> the picture
     status: bool = True
     osc_port: int | None = None   # listen for /livestyle/<action> (0: any free port)
@@ -345,7 +348,7 @@ class LiveSet:
         self.dispatch.styles = 0 if bank is None else len(bank.states)
         self.style_hz = cfg.cpu_style_hz if self.stnet.provider == "cpu" else cfg.style_hz
         self.ticker = StyleTicker(MVNetRunner(engine, self.folder), self.stnet,
-                                  TickSettings(cfg.style_size, cfg.smoothing, 1.0 / self.style_hz, cfg.hold),
+                                  TickSettings(cfg.style_size, cfg.smoothing, 1.0 / self.style_hz, cfg.hold, cfg.styles_follow),
                                   self.controls, bank, Reactive(job.reactive, 1.0 / self.style_hz))
         self.stats = LiveStats(provider=self.stnet.provider)
         self.t0 = time.monotonic()
@@ -552,11 +555,13 @@ def run(args: argparse.Namespace) -> None:
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
     check_tick_config(cfg, f"{args.config}:live")
+    styles = styles_folder(*((args.styles, "--styles") if args.styles is not None
+                             else (cfg.styles, f"{args.config}:live")))
     window = not args.no_window and not (args.output or args.stream or args.virtual_cam or args.ndi) or args.window
     job = LiveJob(camera=args.camera, clip=args.clip, loop=args.loop, mic=args.mic, audio=args.audio,
                   window=window, fullscreen=args.fullscreen, record=args.output, stream=args.stream,
                   stream_format=args.stream_format, size=args.size, height=args.height, duration=args.duration,
-                  cfg=cfg, runtime=runtime, providers=args.providers, models=args.models, styles=args.styles,
+                  cfg=cfg, runtime=runtime, providers=args.providers, models=args.models, styles=styles,
                   status=not args.quiet, reactive=load_reactive_config(args.config, args.no_reactive),
                   osc_port=args.osc_port, osc_host=args.osc_host, osc_send=args.osc_send, presets=args.presets,
                   midi=args.midi, midi_map=args.midi_map, midi_learn=args.midi_learn, virtual_cam=args.virtual_cam,

@@ -42,7 +42,7 @@ from livestyle.runtime.manifest import models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
 from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
-from livestyle.runtime.style_bank import StyleBank
+from livestyle.runtime.style_bank import BUILTIN, StyleBank, styles_folder
 from livestyle.runtime.style_state import StyleTrack
 from livestyle.runtime.reactive import Reactive, ReactiveConfig, load_reactive_config
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings, check_tick_config
@@ -62,7 +62,10 @@ class RenderConfig:
     style_size: int = 128
     seed: int = 0
     crf: int = 20
+    styles: str = "builtin"        # the bank the music steers: builtin (the shipped paintings), mvnet
+                                   # (MVNet's image itself) or a folder of images; --styles overrides
     styles_temperature: float = 0.5  # --styles: lower = the music picks one look, higher = blends
+    styles_follow: float = 3.0     # --styles: seconds the music embedding that steers the bank is averaged over
     frame_queue: int = 8
     style_queue: int = 40
 
@@ -81,7 +84,7 @@ class RenderJob:
     height: int | None = None
     codec: str | None = None
     models: Path | None = None
-    styles: Path | None = None    # a folder of the user's style images: the music chooses among them
+    styles: Path | None = BUILTIN  # the bank's folder (the music chooses among its images); None: MVNet's image
     reactive: ReactiveConfig = field(default_factory=ReactiveConfig)  # loudness/onsets -> the picture
     progress: bool = True
 
@@ -284,7 +287,7 @@ def render(job: RenderJob) -> RenderStats:
     plan = plan.ticking_at(style_hz)
     bank = None if job.styles is None else StyleBank.from_folder(job.styles, stnet, cfg.style_size, cfg.styles_temperature)
     ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
-                         TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds, cfg.hold), Controls(seed=cfg.seed), bank,
+                         TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds, cfg.hold, cfg.styles_follow), Controls(seed=cfg.seed), bank,
                          Reactive(job.reactive, plan.tick_seconds))
     mel_cfg = ticker.mel_config
     writer: VideoWriter | None = None  # created last, inside the try that deletes it on any failure
@@ -349,9 +352,11 @@ def run(args: argparse.Namespace) -> None:
         if value is not None:
             setattr(cfg, name, value)
     check_tick_config(cfg, f"{args.config}:render")
+    styles = styles_folder(*((args.styles, "--styles") if args.styles is not None
+                             else (cfg.styles, f"{args.config}:render")))
     job = RenderJob(args.input, args.output, cfg, runtime, providers=args.providers, audio=args.audio,
                     start=args.start, duration=args.duration, size=args.size, height=args.height,
-                    codec=args.codec, models=args.models, styles=args.styles, progress=not args.quiet,
+                    codec=args.codec, models=args.models, styles=styles, progress=not args.quiet,
                     reactive=load_reactive_config(args.config, args.no_reactive))
     stats = render(job)
     if not args.quiet:

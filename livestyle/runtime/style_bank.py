@@ -1,11 +1,23 @@
-"""A bank of the user's own style images (a VJ's looks): their style states are computed once, and
-each tick the music chooses and blends among them.
+"""A bank of style images (a VJ's own looks, or the paintings shipped in the package): their style
+states are computed once, and each tick the music chooses and blends among them.
 
-The choice follows MVNet's generated image for the tick: its colour moments (mean and spread of
-CIELAB L, a, b) are compared with each bank image's, the distances are standardised across the bank
-(so that even a weakly varying generator moves the choice from look to look), and a softmax with
-`temperature` turns them into blend weights. Blending states is exact for the content graph, which
-is affine in the state (see style_state.py); the ticker's smoothing then keeps the changes fluid.
+The choice follows the music itself where the MVNet graph exposes its encoder's embedding (graphs
+with a music map, runtime/music_map.py): the whitened embedding, averaged over the last few seconds
+by the ticker, is projected onto one direction per bank image, and a softmax with `temperature`
+turns the projections into blend weights. The directions are random but fixed (drawn from the
+bank's size), so which look a kind of music gets is arbitrary, while what matters on stage holds:
+the same music gets the same look, similar music similar looks, and different pieces different
+looks, because the embedding tells pieces apart even where the starter generator's images do not.
+The seed turns every direction by SEED_TURN radians towards a direction drawn from the seed, so the
+N/P keys give a related variation of the mapping rather than a new one: the music still matters
+more than the seed.
+
+Older graphs without the embedding steer by MVNet's generated image instead: its colour moments
+(mean and spread of CIELAB L, a, b) are compared with each bank image's, the distances standardised
+across the bank, and the softmax applied the same way.
+
+Blending states is exact for the content graph, which is affine in the state (see style_state.py);
+the ticker's smoothing then keeps the changes fluid.
 """
 
 from __future__ import annotations
@@ -21,6 +33,12 @@ from livestyle.runtime.stnet_runner import STNetRunner
 from livestyle.runtime.style_state import StyleState
 
 MAX_IMAGES = 64
+BUILTIN = Path(__file__).resolve().parents[1] / "styles"   # the paintings shipped in the package
+STYLES_CHOICES = "a folder of images, 'builtin' (the paintings shipped with livestyle) or 'mvnet' " \
+                 "(MVNet's generated image itself)"
+THUMBNAIL = 64           # side of the thumbnails a bank keeps (MVNet's image size: contact sheets, checks)
+SEED_TURN = 0.5          # radians each projection direction turns towards the seed's own
+MAP_SEED = 0x5EED_BA4C   # the fixed directions' generator, with the bank's size and the embedding's
 
 
 def square_crop(image: np.ndarray, side: int) -> np.ndarray:
@@ -35,14 +53,33 @@ def colour_moments(rgb01: np.ndarray) -> np.ndarray:
     return np.concatenate([lab.mean(0), lab.std(0)])
 
 
+def styles_folder(value, where: str) -> Path | None:
+    """The `styles` setting (--styles or the config's) -> the bank's folder, or None where MVNet's
+    own image is the style. Only the kind of value is checked here; the folder's images are checked
+    by StyleBank.image_files before any model loads."""
+    if isinstance(value, Path):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise UserError(f"{where}: styles must be {STYLES_CHOICES}, not {value!r}")
+    if value == "builtin":
+        return BUILTIN
+    if value == "mvnet":
+        return None
+    return Path(value).expanduser()
+
+
 class StyleBank:
-    def __init__(self, names: list[str], states: list[StyleState], moments: np.ndarray, temperature: float = 0.5):
+    def __init__(self, names: list[str], states: list[StyleState], moments: np.ndarray, temperature: float = 0.5,
+                 thumbnails: list[np.ndarray] | None = None):
         if not states:
             raise ValueError("a style bank needs at least one image")
         if temperature <= 0:
             raise UserError(f"style bank temperature must be positive, got {temperature}")
         self.names, self.states, self.moments = names, states, moments
         self.temperature = temperature
+        self.thumbnails = thumbnails or []   # (THUMBNAIL, THUMBNAIL, 3) uint8 per image, where kept
+        self.seed_turn = SEED_TURN
+        self._directions: dict[tuple[int, int, float], np.ndarray] = {}
 
     @staticmethod
     def image_files(folder: Path) -> list[Path]:
@@ -61,13 +98,15 @@ class StyleBank:
     def from_folder(cls, folder: Path, stnet: STNetRunner, style_size: int, temperature: float = 0.5) -> "StyleBank":
         """Every image as a centre crop of `style_size` squared: the shape the style graph is
         built for (TensorRT's fixed profile), so no engine is rebuilt per image."""
-        names, states, moments = [], [], []
+        names, states, moments, thumbnails = [], [], [], []
         for path in cls.image_files(folder):
-            image = square_crop(resize_shorter(read_image(path), style_size), style_size)  # unreadable: UserError
+            full = read_image(path)  # unreadable: UserError
+            image = square_crop(resize_shorter(full, style_size), style_size)
             names.append(path.name)
             states.append(stnet.style_state(image))
             moments.append(colour_moments(image.astype(np.float32) / 255.0))
-        return cls(names, states, np.stack(moments), temperature)
+            thumbnails.append(square_crop(resize_shorter(full, THUMBNAIL * 3 // 2), THUMBNAIL))
+        return cls(names, states, np.stack(moments), temperature, thumbnails)
 
     def weights(self, style_image: np.ndarray) -> np.ndarray:
         """Blend weights for MVNet's image (1,3,64,64) in [-1,1]: softmax of the standardised
@@ -83,3 +122,26 @@ class StyleBank:
 
     def state(self, style_image: np.ndarray) -> StyleState:
         return StyleState.blend(self.states, self.weights(style_image))
+
+    def directions(self, seed: int, dims: int) -> np.ndarray:
+        """(bank size, dims) unit-variance projection of the whitened music for `seed`: the fixed
+        directions turned by `seed_turn` radians towards the seed's own (cached per seed)."""
+        key = (seed, dims, self.seed_turn)
+        if key not in self._directions:
+            n = len(self.states)
+            fixed = np.random.default_rng([MAP_SEED, n, dims]).standard_normal((n, dims))
+            own = np.random.default_rng([MAP_SEED, n, dims, seed]).standard_normal((n, dims))
+            if len(self._directions) > 64:
+                self._directions.clear()
+            turn = self.seed_turn
+            self._directions[key] = (np.cos(turn) * fixed + np.sin(turn) * own) / np.sqrt(dims)
+        return self._directions[key]
+
+    def music_weights(self, music: np.ndarray, seed: int) -> np.ndarray:
+        """Blend weights for whitened music coordinates (K,): softmax over the bank of their
+        projections, divided by the temperature."""
+        if len(self.states) == 1:
+            return np.ones(1)
+        logits = self.directions(seed, len(music)) @ np.asarray(music, np.float64) / self.temperature
+        w = np.exp(logits - logits.max())
+        return w / w.sum()

@@ -9,15 +9,17 @@ smoothing takes the time since the previous tick, and a StyleTrack interpolates 
 ticks. What a performer or a controller changes (seed, freeze, smoothing, the bank image, the
 reactive amount and gain, from keys, OSC or MIDI) lives in livestyle.controls, read at every tick;
 bypass, blackout and strength act per frame, in the caller. With a StyleBank
-(the user's own images) the generated image chooses and blends among the bank's states instead of
-being the style itself. `measure_dynamics` gives the level and onsets the mel front end loses;
+(the user's own images, or the paintings shipped in the package) the music chooses and blends among
+the bank's states instead of MVNet's image being the style itself: by MVNet's music embedding,
+averaged over `follow` seconds, where the graph exposes it, else by the generated image.
+`measure_dynamics` gives the level and onsets the mel front end loses;
 with a Reactive mapping (runtime/reactive.py) they set each tick's strength and the style
 image's brightness and contrast.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -42,11 +44,15 @@ class TickSettings:
     tick_seconds: float = 0.05   # nominal time between ticks (20 Hz)
     hold: float = 0.0            # RMS change of MVNet's image (range -1..1) before the look follows it
                                  # (0: off); see StyleTicker.held_image
+    follow: float = 3.0          # with a bank steered by the music: EMA time constant of the music
+                                 # embedding, seconds (0: off); see StyleTicker.follow_music
 
 
 def check_tick_config(cfg, where: str) -> None:
-    """`smoothing` and `hold` of a render or live config section: one-line errors naming `where`."""
-    for name, low, high, unit in (("smoothing", 0.0, float("inf"), "seconds"), ("hold", *HOLD_RANGE, "RMS")):
+    """`smoothing`, `hold` and `styles_follow` of a render or live config section: one-line errors
+    naming `where`."""
+    for name, low, high, unit in (("smoothing", 0.0, float("inf"), "seconds"), ("hold", *HOLD_RANGE, "RMS"),
+                                  ("styles_follow", 0.0, float("inf"), "seconds")):
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
             bound = f">= {low:g}" if high == float("inf") else f"in [{low:g}, {high:g}]"
@@ -81,6 +87,9 @@ class StyleTicker:
         self._seed: int | None = None
         self._z: np.ndarray | None = None
         self._held: np.ndarray | None = None   # the image the look follows while `hold` is on
+        self.last_music: np.ndarray | None = None   # MVNet's music embedding of the last window, if exposed
+        self._music: np.ndarray | None = None       # its whitened running average (follow_music)
+        self.last_weights: np.ndarray | None = None  # the bank's blend weights of the last tick
         self.state: StyleState | None = None
         self.last_dynamics: Dynamics | None = None   # level and onsets of the last tick's audio
         self.last_look: Look = NEUTRAL                # what the reactive mapping set last tick
@@ -108,8 +117,31 @@ class StyleTicker:
         return self._mel.window(audio, start)
 
     def style_image(self, mel: np.ndarray) -> np.ndarray:
-        """(3,128,256) log-mel -> MVNet style image (1,3,64,64) in [-1,1]."""
-        return self.mvnet.style_tensor(mel[None], self.z)
+        """(3,128,256) log-mel -> MVNet style image (1,3,64,64) in [-1,1]; keeps the window's music
+        embedding in `last_music` where the graph exposes it."""
+        style, music = self.mvnet.run(mel[None], self.z)
+        self.last_music = None if music is None else music[0]
+        return style
+
+    @property
+    def steered_by_music(self) -> bool:
+        return self.bank is not None and self.mvnet.music_map is not None
+
+    def follow_music(self, seconds: float | None = None) -> np.ndarray | None:
+        """The whitened music embedding averaged over the last `follow` seconds (an EMA), which a
+        bank is steered by. Why average: one 8.91 s window's embedding wanders within a piece about
+        as much as it differs between pieces; over a few seconds the piece's own character wins
+        (bench/RESULTS.md, issue 10), and the state smoothing alone (0.5 s) would let the wander
+        through as looks that drift within a piece."""
+        if not self.steered_by_music or self.last_music is None:
+            return None
+        music = self.mvnet.music_map.whiten(self.last_music)
+        seconds = self.settings.tick_seconds if seconds is None else seconds
+        if self._music is None or self.settings.follow <= 0:
+            self._music = music
+        else:
+            self._music = self._music + (1.0 - np.exp(-seconds / self.settings.follow)) * (music - self._music)
+        return self._music
 
     def held_image(self, image: np.ndarray) -> np.ndarray:
         """The image the look follows: with `hold` > 0, the last image that differed by more than
@@ -130,12 +162,17 @@ class StyleTicker:
 
     def style_state(self, image: np.ndarray, look: Look = NEUTRAL) -> StyleState:
         """MVNet's image as the style (brightness and contrast of `look` applied to it first), or,
-        with a bank of the user's images, the blend of their states that the image chooses; the
-        state carries the look's strength."""
+        with a bank, the blend of its states that the music chooses (follow_music's average where
+        the graph exposes the embedding, else the image); the state carries the look's strength."""
         if self.bank is not None:
             pinned = self.controls.style
-            state = replace(self.bank.states[pinned]) if 0 <= pinned < len(self.bank.states) \
-                else self.bank.state(image)  # a copy: the strength is set below
+            if 0 <= pinned < len(self.bank.states):
+                self.last_weights = np.eye(len(self.bank.states))[pinned]
+            elif self._music is not None:
+                self.last_weights = self.bank.music_weights(self._music, self.controls.seed)
+            else:
+                self.last_weights = self.bank.weights(image)
+            state = StyleState.blend(self.bank.states, self.last_weights)
         else:
             style = style_input(image, self.settings.style_size)
             if look.brightness or look.contrast:
@@ -187,6 +224,8 @@ class StyleTicker:
             self._smoother.set_time_constant(self.controls.smoothing)
         anchor = start + self.mel_config.clip_samples // 2 if anchor is None else anchor
         look = self.look(audio, anchor, seconds)
-        raw = self.style_state(self.held_image(self.style_image(self.mel_window(audio, start))), look)
+        image = self.held_image(self.style_image(self.mel_window(audio, start)))
+        self.follow_music(seconds)
+        raw = self.style_state(image, look)
         self.state = self._smoother(raw, seconds)
         return self.state
