@@ -44,7 +44,7 @@ class TickSettings:
     tick_seconds: float = 0.05   # nominal time between ticks (20 Hz)
     hold: float = 0.0            # RMS change of MVNet's image (range -1..1) before the look follows it
                                  # (0: off); see StyleTicker.held_image
-    follow: float = 3.0          # with a bank steered by the music: EMA time constant of the music
+    follow: float = 4.0          # with a bank steered by the music: EMA time constant of the music
                                  # embedding, seconds (0: off); see StyleTicker.follow_music
 
 
