@@ -69,10 +69,10 @@ def test_bank_steering_by_music_is_a_fixed_function_of_music_and_seed():
     assert 0.1 * other < distance(w0, w1) < other                                     # the seed matters, less than music
     # the seed turns the directions by SEED_TURN: every seed's stay as close to the fixed ones
     fixed = np.random.default_rng([0x5EED_BA4C, 6, 8]).standard_normal((6, 8)) / np.sqrt(8)
-    for seed in (0, 1, 7):
+    for seed in (0, 1, 7):   # seed 0 too: it is turned like every other, not the fixed directions
         d = bank.directions(seed, 8)
         cos = (d * fixed).sum(1) / np.linalg.norm(d, axis=1) / np.linalg.norm(fixed, axis=1)
-        assert cos.mean() == pytest.approx(np.cos(SEED_TURN), abs=0.25)
+        assert cos.mean() == pytest.approx(np.cos(SEED_TURN), abs=0.25) and cos.max() < 0.99
     # a sharper temperature concentrates the blend
     sharp = StyleBank(bank.names, states, np.zeros((6, 6)), temperature=0.05)
     assert np.mean([sharp.music_weights(m, 0).max() for m in music]) > w0.max(1).mean()

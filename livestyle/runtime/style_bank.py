@@ -130,7 +130,8 @@ class StyleBank:
         if key not in self._directions:
             n = len(self.states)
             fixed = np.random.default_rng([MAP_SEED, n, dims]).standard_normal((n, dims))
-            own = np.random.default_rng([MAP_SEED, n, dims, seed]).standard_normal((n, dims))
+            # the 1 keeps seed 0's stream apart from the fixed one (SeedSequence ignores trailing zeros)
+            own = np.random.default_rng([MAP_SEED, n, dims, 1, seed]).standard_normal((n, dims))
             if len(self._directions) > 64:
                 self._directions.clear()
             turn = self.seed_turn
