@@ -48,11 +48,7 @@ class MVNetRunner:
         out = self.session.run(mel=mel.astype(np.float32, copy=False), z=z)
         return out["style"], out.get("music")
 
-    def style_tensor(self, mel: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """mel (N,3,128,256), z (N,256,8,8) -> style (N,3,64,64) in [-1, 1]."""
-        return self.run(mel, z)[0]
-
     def style_image(self, mel: np.ndarray, z: np.ndarray) -> np.ndarray:
         """One window's mel (3,128,256) -> RGB uint8 (64,64,3)."""
-        style = self.style_tensor(mel[None], z[:1])[0]
+        style = self.run(mel[None], z[:1])[0][0]
         return (np.clip(style.transpose(1, 2, 0) * 0.5 + 0.5, 0, 1) * 255 + 0.5).astype(np.uint8)
