@@ -438,9 +438,9 @@ class Runtime:
         self.mvnet = MVNetRunner(engine, self.folder)
         self.bank = None
         if styles is not None:  # render --styles DIR: the music chooses among the user's images
-            from livestyle.runtime.style_bank import StyleBank
+            from livestyle.runtime.style_bank import StyleBank, look_grid
 
-            self.bank = StyleBank.from_folder(styles, self.stnet, self.style_size, temperature)
+            self.bank = StyleBank.from_folder(styles, self.stnet, self.style_size, temperature, look_grid(self.reactive))
             if styles_seed_turn is not None:
                 self.bank.seed_turn = styles_seed_turn
         self.mel_config = self.mvnet.mel_config

@@ -31,8 +31,8 @@ def test_bench_measures_every_stage_and_skips_what_cannot_run(tmp_path, capsys, 
     cpu = report["providers"]["cpu"]
     stages = [s["stage"] for s in cpu["stages"]]
     # the painting model's content stages, then those of the export's other STNet (the lite one)
-    assert stages == ["mvnet (1 window)", "style branch (128x128)", "content 64x48", "content 100x60",
-                      "content 64x48 (lite)", "content 100x60 (lite)"]
+    assert stages == ["mvnet (1 window)", "style branch (128x128)", "bank blend (12 images)", "content 64x48",
+                      "content 100x60", "content 64x48 (lite)", "content 100x60 (lite)"]
     assert cpu["model"] == "r31" and cpu["frames"]["100x60 lite"]["model"].startswith("lite")
     for s in cpu["stages"] + [report["audio_front_end"]]:
         assert s["runs"] == 2 and 0 < s["p50_ms"] <= s["max_ms"] and s["fps"] > 0
@@ -69,3 +69,8 @@ def test_live_capacity_arithmetic():
     assert cpu["fps_with_style"] == {"640x360": 34.0} and cpu["style_hz_max"] == 62.5
     gpu = live_capacity(result, mel, on_cpu=False)  # the mel runs on the CPU, beside the device
     assert gpu["style_tick_ms"] == 15.0 and gpu["fps_with_style"] == {"640x360": 35.0}
+    # with the default bank a tick blends states instead of running the style branch
+    result["stages"].insert(2, {"stage": "bank blend (12 images)", "mean_ms": 1.0})
+    bank = live_capacity(result, mel, on_cpu=True)
+    assert bank["style_tick_ms"] == 12.0 and bank["style_tick_mvnet_image_ms"] == 16.0
+    assert bank["fps_with_style"] == {"640x360": 38.0}

@@ -175,6 +175,52 @@ def test_bank_follows_the_generated_image_and_rejects_bad_folders(runners, tmp_p
         StyleBank.from_folder(folder, stnet, 64)
 
 
+def test_a_bank_takes_the_reactive_looks_brightness_and_contrast(runners, tmp_path):
+    """A quiet passage darkens and flattens a bank's look as it does MVNet's image: at the grid's
+    looks the state is the adjusted image's own, between them an interpolation, beyond them held."""
+    from livestyle.image_adjust import adjust
+    from livestyle.io.images import read_image, resize_shorter
+    from livestyle.runtime.reactive import Look, ReactiveConfig
+    from livestyle.runtime.style_bank import NEUTRAL_GRID, StyleBank, interpolation_weights, look_grid, square_crop
+
+    from conftest import PAINTINGS
+
+    mvnet, stnet = runners
+    folder = tmp_path / "looks"
+    folder.mkdir()
+    for name in ("1889_van_gogh_the_starry_night.jpg", "1913_picabia_udnie.jpg"):
+        (folder / name).write_bytes((PAINTINGS / name).read_bytes())
+    cfg = ReactiveConfig()
+    grid = look_grid(cfg)
+    assert grid == ((cfg.brightness_quiet, 0.0, cfg.brightness_loud), (cfg.contrast_quiet, 0.0, cfg.contrast_loud))
+    assert look_grid(ReactiveConfig(enabled=False)) == NEUTRAL_GRID == look_grid(None)
+    assert interpolation_weights((-45.0, 0.0, 10.0), -90.0) == [(0, 1.0)]
+    assert interpolation_weights((-45.0, 0.0, 10.0), 5.0) == [(1, pytest.approx(0.5)), (2, pytest.approx(0.5))]
+    bank = StyleBank.from_folder(folder, stnet, style_size=64, grid=grid)
+    weights = np.array([0.25, 0.75])
+    neutral = bank.blend(weights)
+    assert np.allclose(neutral.matrix, 0.25 * bank.states[0].matrix + 0.75 * bank.states[1].matrix, atol=1e-6)
+    quiet = Look(0.45, cfg.brightness_quiet, cfg.contrast_quiet)
+    image = square_crop(resize_shorter(read_image(folder / bank.names[1]), 64), 64)
+    exact = stnet.style_state(adjust(image, quiet.brightness, quiet.contrast))
+    pinned = bank.blend(np.array([0.0, 1.0]), quiet)
+    assert np.allclose(pinned.matrix, exact.matrix, atol=1e-6) and np.allclose(pinned.mean, exact.mean, atol=1e-6)
+    assert np.abs(exact.mean - bank.states[1].mean).max() > 0.05          # the look does change the state
+    halfway = bank.blend(np.array([0.0, 1.0]), Look(1.0, quiet.brightness / 2, 0.0))
+    left = bank.grid_states[1][0][1]
+    assert np.allclose(halfway.mean, 0.5 * left.mean + 0.5 * bank.states[1].mean, atol=1e-6)
+    beyond = bank.blend(np.array([0.0, 1.0]), Look(1.0, -99.0, -99.0))
+    assert np.allclose(beyond.mean, bank.grid_states[1][0][0].mean, atol=1e-6)
+    # the ticker hands the look to the bank: silence with the mapping on is the quiet look
+    from livestyle.runtime.reactive import Reactive
+
+    ticker = StyleTicker(mvnet, stnet, TickSettings(style_size=64, smoothing=0.0), bank=bank,
+                         reactive=Reactive(cfg, 0.05))
+    ticker.controls.style = 1
+    state = ticker.tick(np.zeros(ticker.mel_config.clip_samples, np.float32), 0)
+    assert np.allclose(state.mean, exact.mean, atol=1e-6) and state.strength == pytest.approx(cfg.strength_quiet)
+
+
 def test_dynamics_of_the_tick_before_the_anchor(runners):
     mvnet, stnet = runners
     ticker = StyleTicker(mvnet, stnet, TickSettings(style_size=64, tick_seconds=0.05))

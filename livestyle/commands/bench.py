@@ -6,7 +6,10 @@ this machine cannot run is reported as skipped with the reason ONNX Runtime gave
   session load     building all three sessions (for TensorRT: the engine build, or the cache load)
   audio front end  one 20 Hz tick of the incremental log-mel (numpy, the same for every provider)
   mvnet            one 8.91 s window -> 64x64 style image
-  style branch     style image (upscaled to style_size) -> STNet style state
+  style branch     style image (upscaled to style_size) -> STNet style state (`--styles mvnet`)
+  bank blend       the default look instead (`styles: builtin`): the music's weights over the
+                   paintings shipped in the package and their states blended at a reactive look
+                   (runtime/style_bank.py); a tick with a bank runs this, not the style branch
   content WxH      one RGB frame -> stylised frame: frame_ms is the whole call on the stylize
                    thread, graph_run_ms the graph run alone, host_overhead_ms the difference
                    (Python and numpy outside the graph: binding, allocation)
@@ -43,6 +46,8 @@ from livestyle.runtime.sessions import DISPLAY, Engine, ProviderUnavailable, Run
 from livestyle.runtime.manifest import load_manifest, model_info, models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
+from livestyle.runtime.reactive import Look, ReactiveConfig
+from livestyle.runtime.style_bank import BUILTIN, StyleBank, look_grid
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings
 
 DEFAULT_SIZES = ((256, 256), (640, 360), (1280, 720))
@@ -122,7 +127,8 @@ def bench_provider(provider: str, cfg: BenchConfig, runtime: RuntimeConfig) -> d
     state = ticker.style_state(style)
     size = ticker.settings.style_size
     timings = [Timing("mvnet (1 window)", timed(lambda: ticker.style_image(window), cfg.warmup, cfg.repeats)),
-               Timing(f"style branch ({size}x{size})", timed(lambda: ticker.style_state(style), cfg.warmup, cfg.repeats))]
+               Timing(f"style branch ({size}x{size})", timed(lambda: ticker.style_state(style), cfg.warmup, cfg.repeats)),
+               bank_blend_timing(stnet, mvnet, ticker, style, cfg)]
     frames = {}
     for runner in (stnet, *others):
         label = MODEL_LABELS.get(runner.model, runner.model)
@@ -152,19 +158,45 @@ def bench_provider(provider: str, cfg: BenchConfig, runtime: RuntimeConfig) -> d
 MODEL_LABELS = {"stnet": "r31", "lite": "lite"}
 
 
+def bank_blend_timing(stnet: STNetRunner, mvnet: MVNetRunner, ticker: StyleTicker, style: np.ndarray,
+                      cfg: BenchConfig) -> Timing:
+    """The default look's per-tick work: weights over the shipped paintings from the music (or,
+    for graphs without the embedding, from the image's colours) and the blend at a look halfway
+    between quiet and loud, so the bilinear interpolation is timed at its most expensive."""
+    reactive = ReactiveConfig()
+    bank = StyleBank.from_folder(BUILTIN, stnet, ticker.settings.style_size, RenderConfig().styles_temperature,
+                                 look_grid(reactive))
+    look = Look(1.0, (reactive.brightness_quiet + reactive.brightness_loud) / 2,
+                (reactive.contrast_quiet + reactive.contrast_loud) / 2)
+    music = None if ticker.last_music is None or mvnet.music_map is None else mvnet.music_map.whiten(ticker.last_music)
+
+    def blend() -> None:
+        weights = bank.weights(style) if music is None else bank.music_weights(music, 0)
+        bank.blend(weights, look)
+
+    return Timing(f"bank blend ({len(bank.states)} images)", timed(blend, cfg.warmup, cfg.repeats))
+
+
 def live_capacity(result: dict[str, Any], mel: dict[str, Any], on_cpu: bool, style_hz: int = 20) -> dict[str, Any]:
     """What a live feed can do per frame size: the style worker's share of each device second at
     `style_hz`, and the frame rate left for the content branch when both share the device. The
     log-mel runs on the CPU, so it counts against the device only for the CPU provider."""
     stages = {s["stage"]: s for s in result["stages"]}
-    tick_ms = (mel["mean_ms"] if on_cpu else 0.0) + sum(s["mean_ms"] for name, s in stages.items()
-                                                        if name.startswith(("mvnet", "style branch")))
+    mel_ms = mel["mean_ms"] if on_cpu else 0.0
+
+    def tick(*prefixes: str) -> float:
+        return mel_ms + sum(s["mean_ms"] for name, s in stages.items() if name.startswith(prefixes))
+
+    # the default look (a bank) blends states; `--styles mvnet` runs the style branch instead
+    has_bank = any(name.startswith("bank blend") for name in stages)
+    tick_ms = tick("mvnet", "bank blend") if has_bank else tick("mvnet", "style branch")
     load = tick_ms * style_hz / 1000.0
     fps = {}
     for name, s in stages.items():
         if name.startswith("content ") and "(" not in name:
             fps[name.split(" ", 1)[1]] = round(max(0.0, 1000.0 - tick_ms * style_hz) / s["mean_ms"], 2)
-    return {"style_tick_ms": round(tick_ms, 2), "style_load_at_20hz": round(load, 3),
+    return {"style_tick_ms": round(tick_ms, 2), "style_tick_mvnet_image_ms": round(tick("mvnet", "style branch"), 2),
+            "style_load_at_20hz": round(load, 3),
             "style_hz_max": round(1000.0 / tick_ms, 1) if tick_ms > 0 else None, "fps_with_style": fps}
 
 
@@ -254,9 +286,10 @@ def format_table(report: dict[str, Any]) -> str:
             notes.append(f"{name}: host overhead per frame (outside the graph run): {overhead}")
         live = result["live"]
         fps = ", ".join(f"{size} {v:.1f} fps" for size, v in live["fps_with_style"].items())
-        notes.append(f"{name}: style tick {live['style_tick_ms']:.1f} ms = {live['style_load_at_20hz']:.0%} of the "
-                     f"device at 20 Hz (at most {live['style_hz_max']:.0f} Hz); frame rate left with 20 Hz "
-                     f"style on the same device: {fps}")
+        notes.append(f"{name}: style tick {live['style_tick_ms']:.1f} ms with the default bank "
+                     f"({live['style_tick_mvnet_image_ms']:.1f} ms with --styles mvnet) = "
+                     f"{live['style_load_at_20hz']:.0%} of the device at 20 Hz (at most {live['style_hz_max']:.0f} Hz); "
+                     f"frame rate left with 20 Hz style on the same device: {fps}")
         if "render" in result:
             r = result["render"]
             notes.append(f"{name}: render {Path(r['clip']).name} at {r['height']}p: {r['frames']} frames in "

@@ -50,7 +50,7 @@ from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
 from livestyle.runtime.manifest import model_info, models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
-from livestyle.runtime.style_bank import BUILTIN, StyleBank, styles_folder
+from livestyle.runtime.style_bank import BUILTIN, StyleBank, look_grid, styles_folder
 from livestyle.runtime.reactive import Reactive, ReactiveConfig, load_reactive_config
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings, check_tick_config
 from livestyle.runtime.style_state import StyleGlide
@@ -344,7 +344,7 @@ class LiveSet:
         engine = Engine(job.runtime, job.providers)
         self.stnet = STNetRunner(engine, self.folder, style_size=cfg.style_size)
         bank = None if job.styles is None else StyleBank.from_folder(job.styles, self.stnet, cfg.style_size,
-                                                                     cfg.styles_temperature)
+                                                                     cfg.styles_temperature, look_grid(job.reactive))
         self.dispatch.styles = 0 if bank is None else len(bank.states)
         self.style_hz = cfg.cpu_style_hz if self.stnet.provider == "cpu" else cfg.style_hz
         self.ticker = StyleTicker(MVNetRunner(engine, self.folder), self.stnet,

@@ -42,7 +42,7 @@ from livestyle.runtime.manifest import models_dir
 from livestyle.runtime.mvnet_runner import MVNetRunner
 from livestyle.runtime.sessions import Engine, RuntimeConfig, frame_size_limits
 from livestyle.runtime.stnet_runner import STNetRunner, check_frame_size
-from livestyle.runtime.style_bank import BUILTIN, StyleBank, styles_folder
+from livestyle.runtime.style_bank import BUILTIN, StyleBank, look_grid, styles_folder
 from livestyle.runtime.style_state import StyleTrack
 from livestyle.runtime.reactive import Reactive, ReactiveConfig, load_reactive_config
 from livestyle.runtime.style_ticker import StyleTicker, TickSettings, check_tick_config
@@ -285,7 +285,8 @@ def render(job: RenderJob) -> RenderStats:
     stnet = STNetRunner(engine, folder, style_size=cfg.style_size)
     style_hz = cfg.cpu_style_hz if stnet.provider == "cpu" else cfg.style_hz
     plan = plan.ticking_at(style_hz)
-    bank = None if job.styles is None else StyleBank.from_folder(job.styles, stnet, cfg.style_size, cfg.styles_temperature)
+    bank = None if job.styles is None else StyleBank.from_folder(job.styles, stnet, cfg.style_size, cfg.styles_temperature,
+                                                                look_grid(job.reactive))
     ticker = StyleTicker(MVNetRunner(engine, folder), stnet,
                          TickSettings(cfg.style_size, cfg.smoothing, plan.tick_seconds, cfg.hold, cfg.styles_follow), Controls(seed=cfg.seed), bank,
                          Reactive(job.reactive, plan.tick_seconds))

@@ -18,6 +18,13 @@ across the bank, and the softmax applied the same way.
 
 Blending states is exact for the content graph, which is affine in the state (see style_state.py);
 the ticker's smoothing then keeps the changes fluid.
+
+The reactive mapping's brightness and contrast (a quiet passage looks darker and flatter) apply to
+a bank as to MVNet's image, without running the style branch per tick: each image's state is also
+computed for the mapping's extreme looks (a 3x3 grid of brightness {quiet, 0, loud} by contrast
+{quiet, 0, loud}), and a tick's look is interpolated bilinearly on that grid. At the grid's points
+this is the state of the adjusted image; between them, an interpolation of states, which the
+smoothing makes indistinguishable from the exact one on screen.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import cv2
 import numpy as np
 
 from livestyle.errors import UserError
+from livestyle.image_adjust import adjust
 from livestyle.io.images import IMAGE_EXTENSIONS, read_image, resize_shorter
 from livestyle.runtime.stnet_runner import STNetRunner
 from livestyle.runtime.style_state import StyleState
@@ -68,9 +76,36 @@ def styles_folder(value, where: str) -> Path | None:
     return Path(value).expanduser()
 
 
+NEUTRAL_GRID = ((0.0,), (0.0,))
+
+
+def look_grid(reactive) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The brightness and contrast values (PIL percent) a bank precomputes its states at, for a
+    ReactiveConfig: each axis {quiet, 0, loud}, sorted; just 0 where the mapping is off."""
+    if reactive is None or not reactive.enabled:
+        return NEUTRAL_GRID
+    return (tuple(sorted({float(reactive.brightness_quiet), 0.0, float(reactive.brightness_loud)})),
+            tuple(sorted({float(reactive.contrast_quiet), 0.0, float(reactive.contrast_loud)})))
+
+
+def interpolation_weights(grid: tuple[float, ...], value: float) -> list[tuple[int, float]]:
+    """(index, weight) pairs of linear interpolation of `value` on the sorted `grid`, clamped to
+    its ends."""
+    if len(grid) == 1 or value <= grid[0]:
+        return [(0, 1.0)]
+    if value >= grid[-1]:
+        return [(len(grid) - 1, 1.0)]
+    j = int(np.searchsorted(grid, value, side="right")) - 1
+    u = (value - grid[j]) / (grid[j + 1] - grid[j])
+    return [(j, 1.0 - u), (j + 1, u)]
+
+
 class StyleBank:
     def __init__(self, names: list[str], states: list[StyleState], moments: np.ndarray, temperature: float = 0.5,
-                 thumbnails: list[np.ndarray] | None = None):
+                 thumbnails: list[np.ndarray] | None = None, grid=NEUTRAL_GRID,
+                 grid_states: list[list[list[StyleState]]] | None = None):
+        """`states`: each image's own state; with a look grid (look_grid), `grid_states[i][b][k]`
+        is image i's state with brightness grid[0][b] and contrast grid[1][k] applied."""
         if not states:
             raise ValueError("a style bank needs at least one image")
         if temperature <= 0:
@@ -78,6 +113,8 @@ class StyleBank:
         self.names, self.states, self.moments = names, states, moments
         self.temperature = temperature
         self.thumbnails = thumbnails or []   # (THUMBNAIL, THUMBNAIL, 3) uint8 per image, where kept
+        self.grid = grid
+        self.grid_states = grid_states if grid_states is not None else [[[s]] for s in states]
         self.seed_turn = SEED_TURN
         self._directions: dict[tuple[int, int, float], np.ndarray] = {}
 
@@ -95,18 +132,39 @@ class StyleBank:
         return files
 
     @classmethod
-    def from_folder(cls, folder: Path, stnet: STNetRunner, style_size: int, temperature: float = 0.5) -> "StyleBank":
+    def from_folder(cls, folder: Path, stnet: STNetRunner, style_size: int, temperature: float = 0.5,
+                    grid=NEUTRAL_GRID) -> "StyleBank":
         """Every image as a centre crop of `style_size` squared: the shape the style graph is
-        built for (TensorRT's fixed profile), so no engine is rebuilt per image."""
-        names, states, moments, thumbnails = [], [], [], []
+        built for (TensorRT's fixed profile), so no engine is rebuilt per image; its state at
+        every look of `grid` (look_grid of the reactive mapping) is computed here, once."""
+        names, states, moments, thumbnails, grid_states = [], [], [], [], []
+        b0, k0 = grid[0].index(0.0), grid[1].index(0.0)
         for path in cls.image_files(folder):
             full = read_image(path)  # unreadable: UserError
             image = square_crop(resize_shorter(full, style_size), style_size)
             names.append(path.name)
-            states.append(stnet.style_state(image))
+            looks = [[stnet.style_state(adjust(image, b, k)) if b or k else None for k in grid[1]] for b in grid[0]]
+            looks[b0][k0] = stnet.style_state(image)
+            states.append(looks[b0][k0])
+            grid_states.append(looks)
             moments.append(colour_moments(image.astype(np.float32) / 255.0))
             thumbnails.append(square_crop(resize_shorter(full, THUMBNAIL * 3 // 2), THUMBNAIL))
-        return cls(names, states, np.stack(moments), temperature, thumbnails)
+        return cls(names, states, np.stack(moments), temperature, thumbnails, grid, grid_states)
+
+    def blend(self, weights: np.ndarray, look=None) -> StyleState:
+        """The bank's states blended with `weights` (one per image) at `look`'s brightness and
+        contrast (a reactive Look; None: neutral), interpolated on the precomputed grid."""
+        b = interpolation_weights(self.grid[0], 0.0 if look is None else look.brightness)
+        k = interpolation_weights(self.grid[1], 0.0 if look is None else look.contrast)
+        states, shares = [], []
+        for looks, w in zip(self.grid_states, weights):
+            if w <= 0:
+                continue
+            for bi, bw in b:
+                for ki, kw in k:
+                    states.append(looks[bi][ki])
+                    shares.append(w * bw * kw)
+        return StyleState.blend(states, shares)
 
     def weights(self, style_image: np.ndarray) -> np.ndarray:
         """Blend weights for MVNet's image (1,3,64,64) in [-1,1]: softmax of the standardised
@@ -121,7 +179,7 @@ class StyleBank:
         return w / w.sum()
 
     def state(self, style_image: np.ndarray) -> StyleState:
-        return StyleState.blend(self.states, self.weights(style_image))
+        return self.blend(self.weights(style_image))
 
     def directions(self, seed: int, dims: int) -> np.ndarray:
         """(bank size, dims) unit-variance projection of the whitened music for `seed`: the fixed

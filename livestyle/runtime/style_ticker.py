@@ -163,7 +163,8 @@ class StyleTicker:
     def style_state(self, image: np.ndarray, look: Look = NEUTRAL) -> StyleState:
         """MVNet's image as the style (brightness and contrast of `look` applied to it first), or,
         with a bank, the blend of its states that the music chooses (follow_music's average where
-        the graph exposes the embedding, else the image); the state carries the look's strength."""
+        the graph exposes the embedding, else the image) at the look's brightness and contrast
+        (StyleBank.blend); the state carries the look's strength."""
         if self.bank is not None:
             pinned = self.controls.style
             if 0 <= pinned < len(self.bank.states):
@@ -172,7 +173,7 @@ class StyleTicker:
                 self.last_weights = self.bank.music_weights(self._music, self.controls.seed)
             else:
                 self.last_weights = self.bank.weights(image)
-            state = StyleState.blend(self.bank.states, self.last_weights)
+            state = self.bank.blend(self.last_weights, look)
         else:
             style = style_input(image, self.settings.style_size)
             if look.brightness or look.contrast:
