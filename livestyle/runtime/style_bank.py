@@ -115,6 +115,9 @@ class StyleBank:
         self.thumbnails = thumbnails or []   # (THUMBNAIL, THUMBNAIL, 3) uint8 per image, where kept
         self.grid = grid
         self.grid_states = grid_states if grid_states is not None else [[[s]] for s in states]
+        # the grid stacked (images, brightness, contrast, ...): a blend is two tensordots
+        self._means = np.array([[[g.mean for g in row] for row in looks] for looks in self.grid_states], np.float64)
+        self._matrices = np.array([[[g.matrix for g in row] for row in looks] for looks in self.grid_states], np.float64)
         self.seed_turn = SEED_TURN
         self._directions: dict[tuple[int, int, float], np.ndarray] = {}
 
@@ -154,17 +157,15 @@ class StyleBank:
     def blend(self, weights: np.ndarray, look=None) -> StyleState:
         """The bank's states blended with `weights` (one per image) at `look`'s brightness and
         contrast (a reactive Look; None: neutral), interpolated on the precomputed grid."""
-        b = interpolation_weights(self.grid[0], 0.0 if look is None else look.brightness)
-        k = interpolation_weights(self.grid[1], 0.0 if look is None else look.contrast)
-        states, shares = [], []
-        for looks, w in zip(self.grid_states, weights):
-            if w <= 0:
-                continue
-            for bi, bw in b:
-                for ki, kw in k:
-                    states.append(looks[bi][ki])
-                    shares.append(w * bw * kw)
-        return StyleState.blend(states, shares)
+        w = np.asarray(weights, np.float64)
+        if w.shape != (len(self.states),) or w.sum() <= 0 or (w < 0).any():
+            raise ValueError(f"a blend of {len(self.states)} images needs as many non-negative weights, not all zero")
+        on_grid = np.zeros(self._means.shape[:3])
+        for bi, bw in interpolation_weights(self.grid[0], 0.0 if look is None else look.brightness):
+            for ki, kw in interpolation_weights(self.grid[1], 0.0 if look is None else look.contrast):
+                on_grid[:, bi, ki] = w * (bw * kw / w.sum())
+        return StyleState(np.tensordot(on_grid, self._means, 3).astype(np.float32),
+                          np.tensordot(on_grid, self._matrices, 3).astype(np.float32))
 
     def weights(self, style_image: np.ndarray) -> np.ndarray:
         """Blend weights for MVNet's image (1,3,64,64) in [-1,1]: softmax of the standardised
