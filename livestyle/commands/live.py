@@ -75,7 +75,7 @@ class LiveConfig:
     status_every: float = 2.0     # seconds between status lines on a terminal
     styles: str = "builtin"        # the bank the music steers: builtin (the shipped paintings), mvnet
                                    # (MVNet's image itself) or a folder of images; --styles overrides
-    styles_temperature: float = 0.3  # --styles: lower = the music picks one look, higher = blends
+    styles_temperature: float = 0.2  # --styles: lower = the music picks one look, higher = blends
     styles_follow: float = 4.0     # --styles: seconds the music embedding that steers the bank is averaged over
     input_gain_db: float = 0.0    # added to the measured level for the reactive mapping; C/+/- keys change it
     camera_loss: str = "last"     # while a lost camera is retried: "last" frame or "black"

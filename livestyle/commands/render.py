@@ -64,7 +64,7 @@ class RenderConfig:
     crf: int = 20
     styles: str = "builtin"        # the bank the music steers: builtin (the shipped paintings), mvnet
                                    # (MVNet's image itself) or a folder of images; --styles overrides
-    styles_temperature: float = 0.3  # --styles: lower = the music picks one look, higher = blends
+    styles_temperature: float = 0.2  # --styles: lower = the music picks one look, higher = blends
     styles_follow: float = 4.0     # --styles: seconds the music embedding that steers the bank is averaged over
     frame_queue: int = 8
     style_queue: int = 40

@@ -45,7 +45,7 @@ BUILTIN = Path(__file__).resolve().parents[1] / "styles"   # the paintings shipp
 STYLES_CHOICES = "a folder of images, 'builtin' (the paintings shipped with livestyle) or 'mvnet' " \
                  "(MVNet's generated image itself)"
 THUMBNAIL = 64           # side of the thumbnails a bank keeps (MVNet's image size: contact sheets, checks)
-SEED_TURN = 0.5          # radians each projection direction turns towards the seed's own
+SEED_TURN = 0.3          # radians each projection direction turns towards the seed's own
 MAP_SEED = 0x5EED_BA4C   # the fixed directions' generator, with the bank's size and the embedding's
 
 
