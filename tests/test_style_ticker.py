@@ -152,7 +152,7 @@ def test_bank_follows_the_generated_image_and_rejects_bad_folders(runners, tmp_p
     munch = resize_to(read_image(folder / "1893_munch_the_scream.jpg"), 64, 64).astype(np.float32) / 127.5 - 1
     weights = bank.weights(munch.transpose(2, 0, 1)[None])
     assert weights.argmax() == bank.names.index("1893_munch_the_scream.jpg") and weights.sum() == pytest.approx(1)
-    blended = bank.state(munch.transpose(2, 0, 1)[None])
+    blended = bank.blend(weights)
     assert np.allclose(blended.matrix, sum(w * s.matrix for w, s in zip(weights, bank.states)), atol=1e-5)
     # the ticker with a bank yields blends of the bank's states
     ticker = StyleTicker(mvnet, stnet, TickSettings(style_size=64, smoothing=0.0), bank=bank)

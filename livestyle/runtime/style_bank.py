@@ -140,18 +140,16 @@ class StyleBank:
         """Every image as a centre crop of `style_size` squared: the shape the style graph is
         built for (TensorRT's fixed profile), so no engine is rebuilt per image; its state at
         every look of `grid` (look_grid of the reactive mapping) is computed here, once."""
-        names, states, moments, thumbnails, grid_states = [], [], [], [], []
-        b0, k0 = grid[0].index(0.0), grid[1].index(0.0)
+        names, moments, thumbnails, grid_states = [], [], [], []
         for path in cls.image_files(folder):
             full = read_image(path)  # unreadable: UserError
             image = square_crop(resize_shorter(full, style_size), style_size)
             names.append(path.name)
-            looks = [[stnet.style_state(adjust(image, b, k)) if b or k else None for k in grid[1]] for b in grid[0]]
-            looks[b0][k0] = stnet.style_state(image)
-            states.append(looks[b0][k0])
-            grid_states.append(looks)
+            grid_states.append([[stnet.style_state(adjust(image, b, k)) for k in grid[1]] for b in grid[0]])
             moments.append(colour_moments(image.astype(np.float32) / 255.0))
             thumbnails.append(square_crop(resize_shorter(full, THUMBNAIL * 3 // 2), THUMBNAIL))
+        b0, k0 = grid[0].index(0.0), grid[1].index(0.0)   # the neutral look: each image as it is
+        states = [looks[b0][k0] for looks in grid_states]
         return cls(names, states, np.stack(moments), temperature, thumbnails, grid, grid_states)
 
     def blend(self, weights: np.ndarray, look=None) -> StyleState:
@@ -178,9 +176,6 @@ class StyleBank:
         logits = -z / self.temperature
         w = np.exp(logits - logits.max())
         return w / w.sum()
-
-    def state(self, style_image: np.ndarray) -> StyleState:
-        return self.blend(self.weights(style_image))
 
     def directions(self, seed: int, dims: int) -> np.ndarray:
         """(bank size, dims) unit-variance projection of the whitened music for `seed`: the fixed
